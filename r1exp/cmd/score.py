@@ -1,0 +1,95 @@
+"""cmd=score: score a JSONL file of completions offline with the composed reward.
+
+Each input row holds `prompt`, `completion` and the columns the reward reads; each output row is the
+input row plus `rewards` (term -> value) and `reward` (weighted total). A malformed row is reported
+with its line number and skipped; the rest are still scored. The output is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import to_absolute_path
+from omegaconf import DictConfig
+
+from r1exp.config import check_common
+from r1exp.errors import ConfigError, DataError
+from r1exp.rewards import build_terms, total
+from r1exp.tracking.jsonl import write_atomic
+
+REQUIRED = ("prompt", "completion")
+
+
+def read_rows(path: Path) -> tuple[list[tuple[int, dict]], list[str]]:
+    """Rows with their line numbers, and one message per malformed line."""
+    rows, problems = [], []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{path}:{lineno}: not valid JSON ({exc.msg}); row skipped")
+                continue
+            if not isinstance(row, dict):
+                problems.append(f"{path}:{lineno}: a row must be a JSON object; row skipped")
+                continue
+            missing = [k for k in REQUIRED if k not in row]
+            if missing:
+                problems.append(f"{path}:{lineno}: missing field {', '.join(missing)}; row skipped")
+                continue
+            rows.append((lineno, row))
+    return rows, problems
+
+
+def score_rows(rows: list[dict], terms, tokenizer=None) -> list[dict]:
+    """Every term over all rows at once (rewards see column lists, as in training)."""
+    prompts = [r["prompt"] for r in rows]
+    completions = [r["completion"] for r in rows]
+    keys = sorted({k for r in rows for k in r} - {"prompt", "completion", "rewards", "reward"})
+    columns: dict[str, Any] = {k: [r.get(k) for r in rows] for k in keys}
+    if tokenizer is not None:
+        columns["completion_ids"] = [
+            tokenizer(c if isinstance(c, str) else "", add_special_tokens=False)["input_ids"] for c in completions
+        ]
+    per_term = {t.name: t.fn(prompts, completions, **columns) for t in terms}
+    out = []
+    for i, row in enumerate(rows):
+        values = {name: vals[i] for name, vals in per_term.items()}
+        out.append({**row, "rewards": values, "reward": total(values, terms)})
+    return out
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    check_common(cfg)
+    terms = build_terms(cfg.reward.terms)
+    src = Path(to_absolute_path(str(cfg.cmd.input)))
+    dst = Path(to_absolute_path(str(cfg.cmd.output)))
+    if not src.is_file():
+        raise DataError(f"cmd.input={cfg.cmd.input}: no such file")
+    if dst.resolve() == src.resolve():
+        raise ConfigError("cmd.output is the same file as cmd.input; write the scores to another file")
+    if dst.exists() and not cfg.cmd.overwrite:
+        raise ConfigError(f"cmd.output={cfg.cmd.output} exists; pass cmd.overwrite=true or choose another path")
+    tokenizer = None
+    if any(t.needs_token_ids for t in terms):
+        from r1exp.models import load_tokenizer, resolve_path
+
+        tokenizer = load_tokenizer(resolve_path(cfg.model), cfg.model.get("revision"))
+    numbered, problems = read_rows(src)
+    for msg in problems:
+        print(f"r1exp: score: {msg}", file=sys.stderr)
+    scored = score_rows([r for _, r in numbered], terms, tokenizer) if numbered else []
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(dst, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored))
+    means = {}
+    for t in terms:
+        vals = [r["rewards"][t.name] for r in scored if r["rewards"][t.name] is not None]
+        means[t.name] = sum(vals) / len(vals) if vals else None
+    summary = {"scored": len(scored), "malformed": len(problems), "mean": means, "output": str(dst)}
+    print(json.dumps(summary))
+    return summary

@@ -1,0 +1,159 @@
+"""cmd=train: GRPO with TRL's GRPOTrainer from the composed config.
+
+Order matters: every check that needs no model runs first (config, hardware, vLLM, GRPOConfig), so
+a mistake costs seconds, not a model load. The reference model is always the run's base model: with
+LoRA, TRL disables the adapters (the policy is built from the base plus `peft_config`); with a full
+fine-tune, TRL loads a second copy from model.path. Its weight hash goes into manifest.json and is
+checked again when the run resumes. Resume goes through `resume_from_checkpoint` with the base model
+(never by loading the checkpoint as a PeftModel, which would make the trained adapter the reference).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from r1exp.config import check_common, check_hardware
+from r1exp.errors import ConfigError
+from r1exp.grpo_args import build_grpo_config, require_vllm
+from r1exp.rewards import build_terms
+from r1exp.tracking import jsonl, manifest
+from r1exp.tracking.checkpoints import checkpoint_step, last_checkpoint
+
+
+def run_dir() -> Path:
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
+def _cap_gpu_memory(max_gb: float | None) -> None:
+    """Make a bigger GPU behave like the preset's card (e.g. 24 GiB for rtx3090)."""
+    import torch
+
+    if max_gb and torch.cuda.is_available():
+        total = torch.cuda.get_device_properties(0).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(1.0, max_gb * 2**30 / total), 0)
+
+
+def _setup_wandb(cfg: DictConfig, out: Path) -> None:
+    """Point wandb at the run dir and keep one run id per run dir, so a resume continues it."""
+    if not cfg.logger.get("wandb"):
+        return
+    id_file = out / "wandb_id.txt"
+    if not id_file.exists():
+        id_file.write_text(uuid.uuid4().hex[:12])
+    os.environ.setdefault("WANDB_PROJECT", str(cfg.logger.get("project") or "r1exp"))
+    if cfg.logger.get("entity"):
+        os.environ.setdefault("WANDB_ENTITY", str(cfg.logger.entity))
+    os.environ["WANDB_DIR"] = str(out)
+    os.environ["WANDB_RUN_ID"] = id_file.read_text().strip()
+    os.environ["WANDB_RESUME"] = "allow"
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    # --- checks that need no model ---
+    check_common(cfg)
+    check_hardware(cfg)
+    require_vllm(cfg.generation)
+    out = run_dir()
+    terms = build_terms(cfg.reward.terms)
+    args = build_grpo_config(cfg, out / "checkpoints", [t.weight for t in terms])
+    ckpt = last_checkpoint(out / "checkpoints")
+    previous = manifest.read(out)
+    if ckpt is not None and cfg.resume == "never":
+        raise ConfigError(f"run dir {out} already holds {ckpt.name}; pass resume=auto or another hydra.run.dir")
+    if ckpt is not None and previous is None:
+        raise ConfigError(f"run dir {out} has checkpoints but no manifest.json; start a new hydra.run.dir")
+
+    from datasets import Dataset
+    from transformers import set_seed
+    from trl import GRPOTrainer
+
+    from r1exp.data.sources import build_splits
+    from r1exp.models import load_model, load_tokenizer, lora_config, resolve_path, weights_hash
+    from r1exp.tracking.callbacks import MetricsCallback, SampleRecorder
+    from r1exp.tracking.plots import plot_run
+
+    set_seed(int(cfg.seed))
+    train_rows, _ = build_splits(cfg.data, cfg.template)
+
+    # --- model: the run's base, which is also the reference ---
+    model_path = resolve_path(cfg.model)
+    revision = cfg.model.get("revision")
+    tokenizer = load_tokenizer(model_path, revision)
+    _cap_gpu_memory(cfg.hardware.get("max_memory_gb"))
+    model = load_model(model_path, str(cfg.model.get("dtype", "auto")), revision)
+    reference_hash = weights_hash(model)
+    if previous is not None and previous.get("reference_hash") not in (None, reference_hash):
+        raise ConfigError(
+            f"model.path={model_path} does not hold the weights this run started from (reference_hash in "
+            f"{out / 'manifest.json'} differs); resume with the original model.path, or start a new hydra.run.dir"
+        )
+
+    _setup_wandb(cfg, out)
+    recorder = SampleRecorder(
+        out / "samples.jsonl", terms, int(cfg.logger.get("samples_every", 0)), int(cfg.logger.get("samples_per_step", 0))
+    )
+    metrics = MetricsCallback(
+        out / "metrics.jsonl",
+        cfg.reward.get("accuracy_term"),
+        cfg.reward.get("format_term"),
+        float(cfg.trainer.beta),
+        bool(cfg.logger.get("jsonl", True)),
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=recorder.wrap(),
+        args=args,
+        train_dataset=Dataset.from_list(train_rows),
+        processing_class=tokenizer,
+        peft_config=lora_config(cfg.lora),
+    )
+    # Our metrics callback runs before wandb's, so wandb logs the same names metrics.jsonl holds.
+    from transformers.integrations import WandbCallback
+
+    wandb_cb = trainer.pop_callback(WandbCallback)
+    trainer.add_callback(metrics)
+    trainer.add_callback(recorder)
+    if wandb_cb is not None:
+        trainer.add_callback(wandb_cb)
+    if trainer.ref_model is not None and weights_hash(trainer.ref_model) != reference_hash:
+        raise RuntimeError("TRL built a reference model that differs from the base model")
+
+    record = previous or {
+        "model": {"name": cfg.model.name, "path": model_path, "revision": revision},
+        "base_hash": reference_hash,
+        "reference_hash": reference_hash,
+        "reference": "policy with LoRA adapters disabled" if cfg.lora.get("r") else "copy loaded from model.path",
+        "seed": int(cfg.seed),
+        "versions": manifest.versions(),
+        "git": manifest.git_commit(),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+        "resumes": [],
+    }
+    if ckpt is not None:
+        step = checkpoint_step(ckpt)
+        # Steps after the checkpoint are trained again: drop their rows so no step appears twice.
+        jsonl.truncate_after(out / "metrics.jsonl", step)
+        jsonl.truncate_after(out / "samples.jsonl", step)
+        record["resumes"].append({"from_checkpoint": ckpt.name, "step": step, "git": manifest.git_commit()})
+    record["finished"] = False
+    manifest.write(out, record)
+
+    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
+    trainer.save_model(str(out / "checkpoints" / "final"))
+
+    record["finished"] = True
+    record["final_step"] = trainer.state.global_step
+    manifest.write(out, record)
+    plots = plot_run(out)
+    if wandb_cb is not None:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+    return {"run_dir": str(out), "steps": trainer.state.global_step, "plots": [str(p) for p in plots]}

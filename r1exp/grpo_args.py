@@ -1,0 +1,110 @@
+"""Map the composed config onto `trl.GRPOConfig`, and validate it without loading a model."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from r1exp.errors import ConfigError, MissingDependencyError, one_line
+
+# Keys of the trainer group that are r1exp's own, not GRPOConfig options.
+OWN_TRAINER_KEYS = {"name"}
+GENERATION_KEYS_OWN = {"name"}
+
+
+def _grpo_fields() -> dict[str, dataclasses.Field]:
+    from trl import GRPOConfig
+
+    return {f.name: f for f in dataclasses.fields(GRPOConfig)}
+
+
+def _check_type(key: str, value: Any, field: dataclasses.Field) -> None:
+    """Refuse a value whose type cannot be what the option's default is (bool, int, float, str)."""
+    default = field.default
+    if value is None or default is dataclasses.MISSING or default is None:
+        return
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool) or (
+            key == "warmup_steps" and isinstance(value, float)
+        )
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    else:
+        return
+    if not ok:
+        kind = type(default).__name__
+        raise ConfigError(f"trainer.{key}={value!r} must be a {kind} (GRPOConfig.{key}); fix the override")
+
+
+def require_vllm(generation: DictConfig) -> None:
+    """generation=vllm_* needs the vllm package: fail with one line before any model loads."""
+    if generation.get("use_vllm") and importlib.util.find_spec("vllm") is None:
+        raise MissingDependencyError(
+            f"generation={generation.name} needs vLLM, which is not installed: on a GPU machine run "
+            "pip install 'r1exp[vllm]', or use generation=hf"
+        )
+
+
+def grpo_kwargs(cfg: DictConfig, output_dir: str | Path, reward_weights: list[float]) -> dict[str, Any]:
+    """GRPOConfig keyword arguments from trainer, generation, hardware and logger."""
+    fields = _grpo_fields()
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    kwargs: dict[str, Any] = {}
+    for key, value in trainer.items():
+        if key in OWN_TRAINER_KEYS:
+            continue
+        if key not in fields:
+            raise ConfigError(f"trainer.{key} is not a trl.GRPOConfig option; check its spelling (TRL 1.16 names)")
+        _check_type(key, value, fields[key])
+        kwargs[key] = value
+    generation = OmegaConf.to_container(cfg.generation, resolve=True)
+    for key, value in generation.items():
+        if key in GENERATION_KEYS_OWN:
+            continue
+        if key not in fields:
+            raise ConfigError(f"generation.{key} is not a trl.GRPOConfig option; check its spelling")
+        kwargs[key] = value
+    report_to = ["wandb"] if cfg.logger.get("wandb") else []
+    kwargs.update(
+        output_dir=str(output_dir),
+        use_cpu=cfg.hardware.device == "cpu",
+        reward_weights=list(reward_weights),
+        report_to=report_to,
+        # Metrics and samples are written by r1exp's own callbacks; TRL's console tables stay off,
+        # and its wandb completions table is on when wandb is.
+        log_completions=bool(cfg.logger.get("wandb")),
+        save_strategy="steps",
+        run_name=Path(output_dir).parent.name,
+        # Rows keep every column so rewards receive nums, target, ...
+        remove_unused_columns=False,
+    )
+    return kwargs
+
+
+def build_grpo_config(cfg: DictConfig, output_dir: str | Path, reward_weights: list[float], check_only: bool = False):
+    """A validated `trl.GRPOConfig`; `check_only` validates a GPU preset on a machine without one."""
+    from trl import GRPOConfig
+
+    kwargs = grpo_kwargs(cfg, output_dir, reward_weights)
+    if check_only and cfg.hardware.device != "cpu":
+        # Everything but the device: TrainingArguments refuses bf16 where no GPU is visible.
+        kwargs.update(use_cpu=True, bf16=False, fp16=False)
+    generation_batch = kwargs.get("per_device_train_batch_size", 8) * kwargs.get("gradient_accumulation_steps", 1)
+    num_generations = kwargs.get("num_generations", 8)
+    if isinstance(num_generations, int) and num_generations > 0 and generation_batch % num_generations:
+        raise ConfigError(
+            f"the generation batch (per_device_train_batch_size * gradient_accumulation_steps = {generation_batch}) "
+            f"must be a multiple of trainer.num_generations={num_generations}; change one of them"
+        )
+    try:
+        return GRPOConfig(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"trainer: {one_line(str(exc))}") from exc

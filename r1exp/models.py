@@ -1,0 +1,272 @@
+"""Tokenizer and model loading, the offline tiny model, LoRA config, and weight hashing.
+
+Real models load with `from_pretrained` from a hub id or a local directory. With no hub and no
+local copy the run stops with one line naming `model.path` and `model=tiny`. The tiny model is a
+random-init Qwen2-architecture model with a BPE tokenizer trained here, built deterministically on
+first use and cached under `model.cache_dir`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from r1exp.errors import ConfigError, ModelLoadError
+
+# Bump when the tiny builder changes, so cached builds are not reused.
+TINY_BUILDER_VERSION = 1
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+TAG_TOKENS = ["<think>", "</think>", "<answer>", "</answer>"]
+DEFAULT_CACHE = "~/.cache/r1exp"
+CHATML_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+@dataclass(frozen=True)
+class TinySpec:
+    """Shape of the offline tiny model; defaults are ones measured to learn under GRPO on CPU."""
+
+    vocab_size: int = 1024
+    hidden_size: int = 64
+    intermediate_size: int = 256
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    max_position_embeddings: int = 2048
+    # A 0.02 init with tied embeddings stays near-uniform and learns nothing in GRPO's few steps.
+    initializer_range: float = 0.1
+    tie_word_embeddings: bool = False
+    seed: int = 0
+
+    def key(self) -> str:
+        blob = json.dumps({"v": TINY_BUILDER_VERSION, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _tokenizer_corpus(seed: int) -> list[str]:
+    """Deterministic text like what the tiny model will see: prompts, equations, tags, words."""
+    from r1exp.data.countdown import question
+
+    rng = random.Random(seed)
+    words = (
+        "A conversation between User and Assistant . The user asks a question , and the Assistant "
+        "solves it . The assistant first thinks about the reasoning process in the mind and then "
+        "provides the user with the answer . Show your work in tags . Return the final answer in "
+        "for example Let me solve this step by step is not so let's try a different approach equals "
+        "create an equation that using numbers can only be used once basic arithmetic operations "
+        "system user assistant You are a helpful"
+    ).split()
+    lines = []
+    for _ in range(3000):
+        nums = [rng.randint(1, 99) for _ in range(rng.randint(2, 6))]
+        target = rng.randint(1, 200)
+        ops = [rng.choice("+-*/") for _ in nums[1:]]
+        expr = " ".join(f"{n} {o}" for n, o in zip(nums, ops)) + f" {nums[-1]}"
+        lines.append(question(nums, target))
+        lines.append(f"<think>{expr} = {target}</think>\n<answer>({expr})</answer>")
+        lines.append(" ".join(rng.choice(words) for _ in range(12)))
+    return lines
+
+
+def build_tiny(spec: TinySpec, cache_dir: str | os.PathLike) -> Path:
+    """Build (once) and return the directory of the tiny model and tokenizer."""
+    target = Path(cache_dir).expanduser() / f"tiny-qwen2-{spec.key()}"
+    if (target / "config.json").exists() and (target / "tokenizer.json").exists():
+        return target
+    import torch
+    from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
+    from tokenizers.models import BPE
+    from tokenizers.trainers import BpeTrainer
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    # transformers swaps Qwen2's own normalizer and pre-tokenizer in on load; train with exactly
+    # those, or token ids change after a save/load round trip.
+    raw = Tokenizer(BPE(unk_token=None, fuse_unk=False, byte_fallback=False))
+    raw.normalizer = normalizers.NFC()
+    raw.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    raw.decoder = decoders.ByteLevel()
+    trainer = BpeTrainer(
+        vocab_size=spec.vocab_size - len(SPECIAL_TOKENS) - len(TAG_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    raw.train_from_iterator(_tokenizer_corpus(spec.seed), trainer=trainer)
+    model_json = json.loads(raw.to_str())["model"]
+    tok = Qwen2Tokenizer(
+        vocab=model_json["vocab"],
+        merges=[tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model_json["merges"]],
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token=None,
+    )
+    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>"]})
+    # The reasoning tags are ordinary (non-special) tokens so decoding keeps them.
+    tok.add_tokens(TAG_TOKENS)
+    tok.chat_template = CHATML_TEMPLATE
+
+    torch.manual_seed(spec.seed)
+    config = Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_hidden_layers,
+        num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_key_value_heads,
+        max_position_embeddings=spec.max_position_embeddings,
+        initializer_range=spec.initializer_range,
+        tie_word_embeddings=spec.tie_word_embeddings,
+        bos_token_id=None,
+        eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tok.pad_token_id,
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=[tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")],
+        pad_token_id=tok.pad_token_id,
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Build into a temporary sibling, then rename: a crash never leaves a half-built cache entry.
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        tok.save_pretrained(tmp)
+        model.save_pretrained(tmp)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not (target / "config.json").exists():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def resolve_path(model_cfg: Any) -> str:
+    """The model's path or hub id: builds the tiny model when `model.builder` is `tiny`."""
+    builder = model_cfg.get("builder")
+    if builder == "tiny":
+        spec = TinySpec(**dict(model_cfg.get("tiny") or {}))
+        return str(build_tiny(spec, model_cfg.get("cache_dir") or DEFAULT_CACHE))
+    if builder not in (None, "", "none"):
+        raise ConfigError(f"model.builder={builder!r} is unknown; use 'tiny' or null")
+    path = model_cfg.get("path")
+    if not path:
+        raise ConfigError("model.path is empty: give a hub id (Qwen/Qwen2.5-1.5B) or a local directory")
+    return str(path)
+
+
+def _offline_error(path: str, exc: Exception) -> ModelLoadError:
+    return ModelLoadError(
+        f"model.path={path}: cannot load it ({type(exc).__name__}: not a local model directory, not in the "
+        "hub cache, and the model hub is unreachable): download it on a connected machine and pass model.path=/local/dir, "
+        "or use model=tiny for the offline tiny model"
+    )
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the model hub answers a TCP connect (offline machines fail fast instead of retrying)."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _from_pretrained(loader: Any, path: str, **kwargs: Any):
+    """Local directory or hub cache first; the hub only when it is reachable."""
+    try:
+        return loader.from_pretrained(path, local_files_only=True, **kwargs)
+    except (OSError, ValueError) as exc:
+        if Path(path).exists() or not hub_reachable():
+            raise _offline_error(path, exc) from exc
+    try:
+        return loader.from_pretrained(path, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise _offline_error(path, exc) from exc
+
+
+def load_tokenizer(path: str, revision: str | None = None):
+    """`AutoTokenizer.from_pretrained`, with left padding for generation and a pad token."""
+    from transformers import AutoTokenizer
+
+    tok = _from_pretrained(AutoTokenizer, path, revision=revision)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"
+    return tok
+
+
+def load_model(path: str, dtype: str = "auto", revision: str | None = None, attn_implementation: str | None = None):
+    """`AutoModelForCausalLM.from_pretrained` of a hub id or local directory."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
+    kwargs: dict[str, Any] = {"dtype": torch_dtype, "revision": revision}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    return _from_pretrained(AutoModelForCausalLM, path, **kwargs)
+
+
+def lora_config(lora_cfg: Any):
+    """A peft `LoraConfig` from `lora=`; None for a full fine-tune."""
+    if lora_cfg is None or not lora_cfg.get("r"):
+        return None
+    from peft import LoraConfig
+
+    targets = lora_cfg.get("target_modules")
+    return LoraConfig(
+        r=int(lora_cfg.r),
+        lora_alpha=int(lora_cfg.alpha),
+        lora_dropout=float(lora_cfg.dropout),
+        target_modules=list(targets) if not isinstance(targets, str) else targets,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def _base_name(name: str) -> str:
+    """A parameter's name in the plain model, whether or not PEFT wraps it."""
+    name = name.removeprefix("base_model.model.")
+    return name.replace(".base_layer.", ".")
+
+
+def weights_hash(model) -> str:
+    """sha256 over the base weights (names and bytes, in name order); LoRA adapter weights excluded."""
+    import torch
+
+    digest = hashlib.sha256()
+    state = {
+        _base_name(k): v for k, v in model.state_dict().items() if "lora_" not in k and "modules_to_save" not in k
+    }
+    for name in sorted(state):
+        tensor = state[name].detach()
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(str(tensor.dtype).encode())
+        digest.update(tensor.contiguous().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,92 @@
+"""The reward registry and the weighted composition of reward terms.
+
+A reward config is `terms: {name: {fn, weight, kwargs}}`. Each term becomes a function in TRL's
+shape, named after the term (TRL logs it as `rewards/<name>/mean`), with its kwargs bound.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from r1exp.errors import ConfigError
+
+RewardFn = Callable[..., list[float | None]]
+REWARDS: dict[str, RewardFn] = {}
+
+
+def register(name: str) -> Callable[[RewardFn], RewardFn]:
+    """Register a reward function under `name`; a second registration of a name is refused."""
+
+    def deco(fn: RewardFn) -> RewardFn:
+        if name in REWARDS:
+            raise ValueError(f"reward {name!r} is already registered")
+        REWARDS[name] = fn
+        return fn
+
+    return deco
+
+
+@dataclass
+class RewardTerm:
+    """One weighted term: the bound function (named after the term) and its weight."""
+
+    name: str
+    fn: RewardFn
+    weight: float
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    needs_token_ids: bool = False
+
+
+def _bind(name: str, fn: RewardFn, kwargs: dict[str, Any]) -> RewardFn:
+    @functools.wraps(fn)
+    def term(prompts, completions, **columns):
+        return fn(prompts, completions, **{**columns, **kwargs})
+
+    term.__name__ = name
+    term.__qualname__ = name
+    return term
+
+
+def build_terms(terms: Mapping[str, Mapping[str, Any]]) -> list[RewardTerm]:
+    """Build the weighted terms of a reward config; unknown functions fail with the known ones."""
+    if not terms:
+        raise ConfigError("reward.terms is empty: give at least one {fn, weight, kwargs} term")
+    out = []
+    for name, spec in terms.items():
+        if spec is None:
+            continue  # a term switched off with `reward.terms.NAME=null`
+        fn_name = spec.get("fn")
+        if fn_name not in REWARDS:
+            known = ", ".join(sorted(REWARDS))
+            raise ConfigError(f"reward.terms.{name}.fn={fn_name!r} is not a registered reward; known: {known}")
+        try:
+            weight = float(spec.get("weight", 1.0))
+        except (TypeError, ValueError):
+            raise ConfigError(f"reward.terms.{name}.weight={spec.get('weight')!r} is not a number") from None
+        kwargs = dict(spec.get("kwargs") or {})
+        fn = REWARDS[fn_name]
+        out.append(
+            RewardTerm(
+                name=name,
+                fn=_bind(name, fn, kwargs),
+                weight=weight,
+                kwargs=kwargs,
+                needs_token_ids=getattr(fn, "needs_token_ids", False),
+            )
+        )
+    if not out:
+        raise ConfigError("reward.terms: every term is null; keep at least one")
+    return out
+
+
+def total(values: Mapping[str, float | None], terms: list[RewardTerm]) -> float | None:
+    """Weighted sum over the terms that apply (None = not applicable), as TRL sums them."""
+    applicable = [(t.weight, values.get(t.name)) for t in terms]
+    applicable = [(w, v) for w, v in applicable if v is not None and not math.isnan(v)]
+    if not applicable:
+        return None
+    return float(sum(w * v for w, v in applicable))

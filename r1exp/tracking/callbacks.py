@@ -1,0 +1,135 @@
+"""Trainer callbacks that write metrics.jsonl and samples.jsonl, and the reward-side sample recorder.
+
+TRL logs `reward`, `rewards/<term>/mean`, `completions/*`, `kl`, ... once per step (logging_steps=1).
+`MetricsCallback` turns them into one row per step under stable names (accuracy and format rate come
+from the terms the reward config names) and puts the same names back into the log, so wandb mirrors
+exactly what metrics.jsonl holds. Samples are captured where the rewards are computed: each reward
+term is wrapped so its inputs and values are recorded, without reaching into TRL's private state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from r1exp.rewards.registry import RewardTerm, total
+from r1exp.tracking import jsonl
+
+RENAMES = {
+    "reward": "reward",
+    "reward_std": "reward_std",
+    "completions/mean_length": "completion_length/mean",
+    "completions/min_length": "completion_length/min",
+    "completions/max_length": "completion_length/max",
+    "completions/clipped_ratio": "truncation_rate",
+    "kl": "kl",
+    "loss": "loss",
+    "grad_norm": "grad_norm",
+    "learning_rate": "lr",
+    "entropy": "entropy",
+    "frac_reward_zero_std": "frac_reward_zero_std",
+    "num_tokens": "num_tokens",
+    "epoch": "epoch",
+}
+
+
+def metrics_row(step: int, logs: dict[str, Any], accuracy_term: str | None, format_term: str | None) -> dict[str, Any]:
+    """One metrics.jsonl row from a TRL log dict."""
+    row: dict[str, Any] = {"step": step}
+    for src, dst in RENAMES.items():
+        if src in logs:
+            row[dst] = logs[src]
+    for key, value in logs.items():
+        if key.startswith("rewards/") and key.endswith("/mean"):
+            row[key[: -len("/mean")]] = value
+    if accuracy_term and f"rewards/{accuracy_term}/mean" in logs:
+        row["accuracy"] = logs[f"rewards/{accuracy_term}/mean"]
+    if format_term and f"rewards/{format_term}/mean" in logs:
+        row["format_rate"] = logs[f"rewards/{format_term}/mean"]
+    return row
+
+
+class MetricsCallback(TrainerCallback):
+    """Writes one row per logged training step to metrics.jsonl (when `write`), with step time."""
+
+    def __init__(self, path: Path, accuracy_term: str | None, format_term: str | None, beta: float, write: bool):
+        self.path = Path(path)
+        self.accuracy_term = accuracy_term
+        self.format_term = format_term
+        self.beta = beta
+        self.write = write
+        self._t0: float | None = None
+        self._step_time: float | None = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._t0 = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._t0 is not None:
+            self._step_time = time.perf_counter() - self._t0
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs or "loss" not in logs or not state.is_world_process_zero:
+            return  # the end-of-training summary, or another process
+        row = metrics_row(state.global_step, logs, self.accuracy_term, self.format_term)
+        if self.beta == 0:
+            row.pop("kl", None)
+        if self._step_time is not None:
+            row["step_time"] = self._step_time
+        # Same names into the log dict, for loggers that run after this callback (wandb).
+        logs.update({k: v for k, v in row.items() if k not in logs and k != "step"})
+        if self.write:
+            jsonl.append(self.path, row)
+
+
+class SampleRecorder(TrainerCallback):
+    """Wraps reward terms to record their inputs and values; writes samples.jsonl every N steps."""
+
+    def __init__(self, path: Path, terms: list[RewardTerm], every: int, per_step: int):
+        self.path = Path(path)
+        self.terms = terms
+        self.every = every
+        self.per_step = per_step
+        self._batches: dict[int, dict[str, Any]] = {}
+
+    def wrap(self) -> list[Callable]:
+        """The reward functions to hand to the trainer (same names, same values)."""
+        return [self._wrap_one(t) for t in self.terms]
+
+    def _wrap_one(self, term: RewardTerm) -> Callable:
+        def fn(prompts, completions, **columns):
+            values = term.fn(prompts, completions, **columns)
+            state = columns.get("trainer_state")
+            if self.every > 0 and state is not None:
+                # Rollouts for step k are generated when global_step is k - 1.
+                step = state.global_step + 1
+                if step % self.every == 0 or step == 1:
+                    batch = self._batches.setdefault(step, {"prompts": prompts, "completions": completions, "values": {}})
+                    batch["values"][term.name] = list(values)
+            return values
+
+        fn.__name__ = term.name
+        fn.__qualname__ = term.name
+        return fn
+
+    def on_step_end(self, args, state, control, **kwargs):
+        batch = self._batches.pop(state.global_step, None)
+        self._batches = {k: v for k, v in self._batches.items() if k > state.global_step}
+        if batch is None or not state.is_world_process_zero:
+            return
+        for i in range(min(self.per_step, len(batch["completions"]))):
+            values = {name: vals[i] for name, vals in batch["values"].items()}
+            jsonl.append(
+                self.path,
+                {
+                    "step": state.global_step,
+                    "prompt": batch["prompts"][i],
+                    "completion": batch["completions"][i],
+                    "rewards": values,
+                    "reward": total(values, self.terms),
+                },
+            )
