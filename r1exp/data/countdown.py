@@ -1,8 +1,10 @@
 """Countdown: given numbers and a target, build an arithmetic expression that reaches the target.
 
-Every generated instance is solvable with its allowed operations: a small exact solver (rationals,
-memoised over the multiset of remaining values) checks it and records one solution. Generation is
-deterministic for a seed, and the test split never shares a (sorted numbers, target) key with train.
+Every generated instance is solvable with its allowed operations: it is drawn from a random
+expression over its numbers, which is recorded as the solution and verified by the exact answer
+checker. `solve`/`reachable` is an exact solver (rationals, DP over subsets) for any instance.
+Generation is deterministic for a seed, and the test split never shares a (sorted numbers, target)
+key with train.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 
 from r1exp.errors import ConfigError
 
@@ -59,38 +60,63 @@ def _combine(a: Fraction, b: Fraction, ops: str):
             yield b / a, "/", True
 
 
-@lru_cache(maxsize=200_000)
-def _solve(values: tuple[Fraction, ...], target: Fraction, ops: str) -> tuple[int, str, int] | None:
-    """Return a (i, op, j) first step towards `target` from sorted `values`, or None."""
-    if len(values) == 1:
-        return (0, "", 0) if values[0] == target else None
-    n = len(values)
-    for i in range(n):
-        for j in range(i + 1, n):
-            rest = [values[k] for k in range(n) if k != i and k != j]
-            for val, op, swapped in _combine(values[i], values[j], ops):
-                nxt = tuple(sorted([*rest, val]))
-                if _solve(nxt, target, ops) is not None:
-                    return (j, op, i) if swapped else (i, op, j)
-    return None
+def reachable(nums: list[int], ops: str = ALL_OPS) -> dict[Fraction, str]:
+    """Every value reachable using all of `nums` exactly once, each with one expression.
+
+    Dynamic programming over subsets: the values of a subset come from combining the values of
+    every split of it into two parts, so equal intermediate values are explored once.
+    """
+    n = len(nums)
+    table: dict[int, dict[Fraction, str]] = {1 << i: {Fraction(v): str(v)} for i, v in enumerate(nums)}
+    for mask in range(1, 1 << n):
+        if mask in table:
+            continue
+        values: dict[Fraction, str] = {}
+        sub = (mask - 1) & mask
+        while sub:
+            other = mask ^ sub
+            if sub < other:  # each unordered split once; _combine covers both orders
+                for va, ea in table[sub].items():
+                    for vb, eb in table[other].items():
+                        for val, op, swapped in _combine(va, vb, ops):
+                            if val not in values:
+                                values[val] = f"({eb} {op} {ea})" if swapped else f"({ea} {op} {eb})"
+            sub = (sub - 1) & mask
+        table[mask] = values
+    return table[(1 << n) - 1]
+
+
+def _strip_outer(expr: str) -> str:
+    return expr[1:-1] if expr.startswith("(") and expr.endswith(")") and _balanced(expr[1:-1]) else expr
+
+
+def _balanced(expr: str) -> bool:
+    depth = 0
+    for ch in expr:
+        depth += (ch == "(") - (ch == ")")
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def solve(nums: list[int], target: int, ops: str = ALL_OPS) -> str | None:
     """One expression using every number of `nums` exactly once that equals `target`, or None."""
-    exprs = [(Fraction(v), str(v)) for v in nums]
-    goal = Fraction(target)
-    if _solve(tuple(sorted(v for v, _ in exprs)), goal, ops) is None:
-        return None
-    # Replay the memoised search, carrying expression strings alongside values.
-    while len(exprs) > 1:
-        exprs.sort(key=lambda e: e[0])
-        i, op, j = _solve(tuple(v for v, _ in exprs), goal, ops)
-        (va, sa), (vb, sb) = exprs[i], exprs[j]
-        val = {"+": lambda: va + vb, "-": lambda: va - vb, "*": lambda: va * vb, "/": lambda: va / vb}[op]()
-        rest = [e for k, e in enumerate(exprs) if k not in (i, j)]
-        exprs = [*rest, (val, f"({sa} {op} {sb})")]
-    expr = exprs[0][1]
-    return expr[1:-1] if expr.startswith("(") and len(nums) > 1 else expr
+    expr = reachable(list(nums), ops).get(Fraction(target))
+    return None if expr is None else _strip_outer(expr)
+
+
+def _random_expression(rng: random.Random, nums: list[int], ops: str) -> tuple[Fraction, str] | None:
+    """Combine the numbers in a random order with random allowed ops; None on division by zero."""
+    items = [(Fraction(v), str(v)) for v in nums]
+    while len(items) > 1:
+        i, j = rng.sample(range(len(items)), 2)
+        (va, ea), (vb, eb) = items[i], items[j]
+        op = rng.choice(ops)
+        if op == "/" and vb == 0:
+            return None
+        val = {"+": va + vb, "-": va - vb, "*": va * vb, "/": va / vb if vb else va}[op]
+        items = [it for k, it in enumerate(items) if k not in (i, j)] + [(val, f"({ea} {op} {eb})")]
+    return items[0]
 
 
 def question(nums: list[int], target: int, ops: str = ALL_OPS) -> str:
@@ -103,7 +129,14 @@ def question(nums: list[int], target: int, ops: str = ALL_OPS) -> str:
 
 
 def generate(spec: CountdownSpec, n: int, seed: int, exclude: set[tuple] | None = None) -> list[dict]:
-    """Draw `n` solvable instances deterministically; skip any whose key is in `exclude`."""
+    """Draw `n` solvable instances deterministically; skip any whose key is in `exclude`.
+
+    Each instance is built from a random expression over its numbers whose value is an integer in
+    the target range, so it is solvable with the allowed ops by construction; that expression is the
+    recorded solution, and the exact answer checker verifies it.
+    """
+    from r1exp.rewards.countdown import check_answer
+
     spec.validate()
     rng = random.Random(seed)
     exclude = exclude or set()
@@ -112,20 +145,26 @@ def generate(spec: CountdownSpec, n: int, seed: int, exclude: set[tuple] | None 
     attempts = 0
     while len(rows) < n:
         attempts += 1
-        if attempts > 50 * n + 1000:
+        if attempts > 200 * n + 1000:
             raise ConfigError(
-                f"data: could only draw {len(rows)} of {n} solvable Countdown instances; "
-                "widen data.min_target/max_target or data.ops"
+                f"data: could only draw {len(rows)} of {n} distinct solvable Countdown instances; "
+                "widen data.min_target/max_target, data.min_value/max_value or data.ops, or ask for fewer rows"
             )
         k = rng.randint(spec.min_numbers, spec.max_numbers)
         nums = [rng.randint(spec.min_value, spec.max_value) for _ in range(k)]
-        target = rng.randint(spec.min_target, spec.max_target)
+        drawn = _random_expression(rng, nums, spec.ops)
+        if drawn is None:
+            continue
+        value, expr = drawn
+        if value.denominator != 1 or not spec.min_target <= value <= spec.max_target:
+            continue
+        target = int(value)
         key = (tuple(sorted(nums)), target)
         if key in exclude or key in seen:
             continue
-        solution = solve(nums, target, spec.ops)
-        if solution is None:
-            continue
+        solution = _strip_outer(expr)
+        if not check_answer(solution, nums, target, spec.ops):
+            raise AssertionError(f"generated solution does not check: {solution} -> {target}")
         seen.add(key)
         rows.append(
             {

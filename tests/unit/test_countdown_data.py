@@ -1,0 +1,77 @@
+"""Countdown generator: solvable, deterministic, disjoint splits, op restrictions honoured."""
+
+import pytest
+
+from r1exp.data.countdown import CountdownSpec, generate, row_key, solve, splits
+from r1exp.errors import ConfigError
+from r1exp.rewards.countdown import check_answer
+
+
+def test_every_instance_is_solvable_and_its_solution_checks():
+    rows = generate(CountdownSpec(), 200, seed=3)
+    assert len(rows) == 200
+    for r in rows:
+        assert 3 <= len(r["nums"]) <= 4 and r["difficulty"] == len(r["nums"])
+        assert all(1 <= n <= 99 for n in r["nums"]) and 10 <= r["target"] <= 100
+        assert check_answer(r["solution"], r["nums"], r["target"], r["allowed_ops"])
+        assert set(r) >= {"nums", "target", "solution", "source", "difficulty"}
+        assert r["source"] == "countdown"
+
+
+def test_generation_is_deterministic_by_seed():
+    a = generate(CountdownSpec(), 50, seed=11)
+    b = generate(CountdownSpec(), 50, seed=11)
+    c = generate(CountdownSpec(), 50, seed=12)
+    assert a == b
+    assert a != c
+
+
+def test_train_and_test_are_disjoint_on_sorted_numbers_and_target():
+    train, test = splits(CountdownSpec(min_numbers=2, max_numbers=2, max_value=30), 150, 60, seed=0)
+    assert len(train) == 150 and len(test) == 60
+    assert not {row_key(r) for r in train} & {row_key(r) for r in test}
+    assert len({row_key(r) for r in train}) == 150
+
+
+@pytest.mark.parametrize("ops", ["+-", "+", "+*", "-/"])
+def test_op_restrictions_are_honoured(ops):
+    rows = generate(CountdownSpec(ops=ops), 40, seed=5)
+    for r in rows:
+        assert r["allowed_ops"] == ops
+        used = {c for c in r["solution"] if c in "+-*/"}
+        assert used <= set(ops), r["solution"]
+        assert check_answer(r["solution"], r["nums"], r["target"], ops)
+        assert ", ".join(ops) in r["question"]
+
+
+@pytest.mark.parametrize("k", [2, 5, 6])
+def test_configurable_count_of_numbers(k):
+    rows = generate(CountdownSpec(min_numbers=k, max_numbers=k), 10, seed=1)
+    assert all(len(r["nums"]) == k and check_answer(r["solution"], r["nums"], r["target"]) for r in rows)
+
+
+def test_solver_finds_a_solution_or_proves_none():
+    assert check_answer(solve([8, 3, 8, 3], 24), [8, 3, 8, 3], 24)
+    assert solve([1, 1], 99) is None
+    assert solve([5, 5], 10, "*") is None
+    assert solve([5, 5], 25, "*") == "5 * 5"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        CountdownSpec(min_numbers=1),
+        CountdownSpec(max_numbers=7),
+        CountdownSpec(min_numbers=4, max_numbers=3),
+        CountdownSpec(ops="+^"),
+        CountdownSpec(min_target=50, max_target=10),
+    ],
+)
+def test_bad_specs_fail_with_a_config_error(spec):
+    with pytest.raises(ConfigError, match="data\\."):
+        generate(spec, 1, seed=0)
+
+
+def test_impossible_request_fails_clearly_instead_of_looping():
+    with pytest.raises(ConfigError, match="could only draw"):
+        generate(CountdownSpec(min_numbers=2, max_numbers=2, max_value=2, min_target=90, max_target=100), 5, seed=0)

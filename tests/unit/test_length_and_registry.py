@@ -1,0 +1,90 @@
+"""Length-reward shapes, the reward registry and weighted totals."""
+
+import math
+
+import pytest
+
+from r1exp.errors import ConfigError
+from r1exp.rewards import REWARDS, build_terms, register, total
+from r1exp.rewards.length import SHAPES, length_score
+
+
+@pytest.mark.parametrize(
+    "shape, n, expected",
+    [
+        ("linear", 512, 0.5),
+        ("quadratic", 512, 0.25),
+        ("cubic", 512, 0.125),
+        ("cosine", 512, 0.5),
+        ("cosine", 0, 0.0),
+        ("cosine", 1024, 1.0),
+        ("exponential", 0, 0.0),
+        ("exponential", 1024, 1.0),
+        ("exponential", 512, (math.exp(1.5) - 1) / (math.exp(3) - 1)),
+        ("sliding_window", 128, 0.5),
+        ("sliding_window", 512, 1.0),
+        ("sliding_window", 896, 0.5),
+        ("sliding_window", 1024, 0.0),
+        ("linear", 5000, 1.0),  # clamped
+    ],
+)
+def test_length_shapes(shape, n, expected):
+    assert length_score(n, 1024, shape) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_every_shape_is_monotone_until_the_window_and_in_unit_range(shape):
+    values = [length_score(n, 100, shape) for n in range(0, 101)]
+    assert all(0.0 <= v <= 1.0 for v in values)
+    rising = values[:26]
+    assert rising == sorted(rising)
+
+
+def test_length_reward_reads_token_ids_and_is_not_applicable_without_them():
+    fn = REWARDS["length"]
+    assert fn(["p", "p"], ["a", "b"], completion_ids=[[1] * 10, [1] * 40], max_length=40) == [0.25, 1.0]
+    assert fn(["p"], ["a"], max_length=40) == [None]
+    assert fn(["p"], ["a"], completion_ids=[[1] * 20], max_length=40, shape="quadratic") == [0.25]
+
+
+def test_unknown_shape_is_a_config_error():
+    with pytest.raises(ConfigError, match="shape"):
+        length_score(1, 10, "zigzag")
+
+
+def test_registry_refuses_duplicate_names():
+    with pytest.raises(ValueError, match="already registered"):
+        register("strict_format")(lambda prompts, completions, **_: [])
+
+
+def test_build_terms_names_functions_after_terms_and_binds_kwargs():
+    terms = build_terms(
+        {
+            "len": {"fn": "length", "weight": 0.5, "kwargs": {"max_length": 10, "shape": "linear"}},
+            "off": None,
+        }
+    )
+    assert [t.name for t in terms] == ["len"] and terms[0].fn.__name__ == "len"
+    assert terms[0].needs_token_ids
+    assert terms[0].fn(["p"], ["c"], completion_ids=[[0] * 5]) == [0.5]
+
+
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ({}, "empty"),
+        ({"x": {"fn": "nope"}}, "not a registered reward"),
+        ({"x": {"fn": "soft_format", "weight": "heavy"}}, "not a number"),
+        ({"x": None}, "every term is null"),
+    ],
+)
+def test_build_terms_errors_name_the_field(spec, match):
+    with pytest.raises(ConfigError, match=match):
+        build_terms(spec)
+
+
+def test_total_is_the_weighted_sum_of_applicable_terms():
+    terms = build_terms({"a": {"fn": "soft_format", "weight": 2.0}, "b": {"fn": "strict_format", "weight": 0.5}})
+    assert total({"a": 0.5, "b": 1.0}, terms) == pytest.approx(1.5)
+    assert total({"a": None, "b": 1.0}, terms) == pytest.approx(0.5)
+    assert total({"a": None, "b": float("nan")}, terms) is None
