@@ -74,6 +74,12 @@ def hydra_error_line(exc: BaseException) -> str | None:
     return msg
 
 
+def exit_with(exc: UserError) -> None:
+    """Print a user error as one line and exit with status 2."""
+    print(f"r1exp: error: {one_line(str(exc))}", file=sys.stderr)
+    sys.exit(EXIT_USER_ERROR)
+
+
 def guard(main: Callable[[], Any]) -> Any:
     """Run a Hydra entry point; user errors become one line on stderr and exit status 2."""
     # Let Hydra raise instead of printing its own multi-line report, so errors reach us.
@@ -81,8 +87,7 @@ def guard(main: Callable[[], Any]) -> Any:
     try:
         return main()
     except UserError as exc:
-        print(f"r1exp: error: {one_line(str(exc))}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+        exit_with(exc)
     except Exception as exc:
         line = hydra_error_line(exc)
         if line is None:

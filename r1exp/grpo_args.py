@@ -30,7 +30,7 @@ def _check_type(key: str, value: Any, field: dataclasses.Field) -> None:
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool) or (
+        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
             key == "warmup_steps" and isinstance(value, float)
         )
     elif isinstance(default, float):

@@ -72,7 +72,7 @@ def _tokenizer_corpus(seed: int) -> list[str]:
         nums = [rng.randint(1, 99) for _ in range(rng.randint(2, 6))]
         target = rng.randint(1, 200)
         ops = [rng.choice("+-*/") for _ in nums[1:]]
-        expr = " ".join(f"{n} {o}" for n, o in zip(nums, ops)) + f" {nums[-1]}"
+        expr = " ".join(f"{n} {o}" for n, o in zip(nums, ops, strict=False)) + f" {nums[-1]}"
         lines.append(question(nums, target))
         lines.append(f"<think>{expr} = {target}</think>\n<answer>({expr})</answer>")
         lines.append(" ".join(rng.choice(words) for _ in range(12)))
@@ -174,8 +174,8 @@ def resolve_path(model_cfg: Any) -> str:
 def _offline_error(path: str, exc: Exception) -> ModelLoadError:
     return ModelLoadError(
         f"model.path={path}: cannot load it ({type(exc).__name__}: not a local model directory, not in the "
-        "hub cache, and the model hub is unreachable): download it on a connected machine and pass model.path=/local/dir, "
-        "or use model=tiny for the offline tiny model"
+        "hub cache, and the model hub is unreachable): download it on a connected machine and pass "
+        "model.path=/local/dir, or use model=tiny for the offline tiny model"
     )
 
 
@@ -260,9 +260,7 @@ def weights_hash(model) -> str:
     import torch
 
     digest = hashlib.sha256()
-    state = {
-        _base_name(k): v for k, v in model.state_dict().items() if "lora_" not in k and "modules_to_save" not in k
-    }
+    state = {_base_name(k): v for k, v in model.state_dict().items() if "lora_" not in k and "modules_to_save" not in k}
     for name in sorted(state):
         tensor = state[name].detach()
         digest.update(name.encode())

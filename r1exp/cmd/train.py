@@ -57,11 +57,15 @@ def _setup_wandb(cfg: DictConfig, out: Path) -> None:
 def run(cfg: DictConfig) -> dict[str, Any]:
     # --- checks that need no model ---
     check_common(cfg)
-    check_hardware(cfg)
-    require_vllm(cfg.generation)
     out = run_dir()
     terms = build_terms(cfg.reward.terms)
-    args = build_grpo_config(cfg, out / "checkpoints", [t.weight for t in terms])
+    weights = [t.weight for t in terms]
+    # The config itself first (types, unknown keys, batch divisibility), then what it needs from the
+    # machine (the vllm package, a GPU), then the real GRPOConfig for this device.
+    build_grpo_config(cfg, out / "checkpoints", weights, check_only=True)
+    require_vllm(cfg.generation)
+    check_hardware(cfg)
+    args = build_grpo_config(cfg, out / "checkpoints", weights)
     ckpt = last_checkpoint(out / "checkpoints")
     previous = manifest.read(out)
     if ckpt is not None and cfg.resume == "never":
@@ -96,7 +100,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     _setup_wandb(cfg, out)
     recorder = SampleRecorder(
-        out / "samples.jsonl", terms, int(cfg.logger.get("samples_every", 0)), int(cfg.logger.get("samples_per_step", 0))
+        out / "samples.jsonl",
+        terms,
+        int(cfg.logger.get("samples_every", 0)),
+        int(cfg.logger.get("samples_per_step", 0)),
     )
     metrics = MetricsCallback(
         out / "metrics.jsonl",

@@ -142,7 +142,7 @@ def countdown_correct(
     target = target if target is not None else [None] * n
     allowed_ops = allowed_ops if allowed_ops is not None else [None] * n
     out: list[float | None] = []
-    for p, c, ns, t, ops in zip(prompts, completions, nums, target, allowed_ops):
+    for p, c, ns, t, ops in zip(prompts, completions, nums, target, allowed_ops, strict=True):
         if ns is None or t is None:
             out.append(None)
             continue

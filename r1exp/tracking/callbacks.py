@@ -108,7 +108,9 @@ class SampleRecorder(TrainerCallback):
                 # Rollouts for step k are generated when global_step is k - 1.
                 step = state.global_step + 1
                 if step % self.every == 0 or step == 1:
-                    batch = self._batches.setdefault(step, {"prompts": prompts, "completions": completions, "values": {}})
+                    batch = self._batches.setdefault(
+                        step, {"prompts": prompts, "completions": completions, "values": {}}
+                    )
                     batch["values"][term.name] = list(values)
             return values
 

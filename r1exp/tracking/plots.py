@@ -38,7 +38,7 @@ def plot_run(run_dir: Path) -> list[Path]:
         for key, label in series:
             points = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
             if points:
-                ax.plot(*zip(*points), label=label)
+                ax.plot(*zip(*points, strict=True), label=label)
                 drawn = True
         ax.set_title(title)
         ax.set_xlabel("step")

@@ -182,9 +182,10 @@ def test_countdown_reward_config_is_the_notes_score():
 def test_rows_without_countdown_columns_are_not_applicable():
     out = REWARDS["countdown_correct"](["p", "p"], ["<answer>1</answer>", "x"], nums=[None, [1]], target=[None, 1])
     assert out == [None, 0.0]
-    assert total({"correct": None, "format": 1.0}, build_terms(
-        {"correct": {"fn": "countdown_correct"}, "format": {"fn": "strict_format", "weight": 0.1}}
-    )) == pytest.approx(0.1)
+    assert total(
+        {"correct": None, "format": 1.0},
+        build_terms({"correct": {"fn": "countdown_correct"}, "format": {"fn": "strict_format", "weight": 0.1}}),
+    ) == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize(

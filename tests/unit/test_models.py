@@ -56,13 +56,13 @@ def test_offline_hub_id_fails_with_one_line_naming_the_fix(monkeypatch):
 
 
 def test_missing_local_dir_fails_with_one_line(tmp_path):
-    with pytest.raises(ModelLoadError, match="model.path=.*model=tiny"):
+    with pytest.raises(ModelLoadError, match=r"model\.path=.*model=tiny"):
         load_model(str(tmp_path / "nope"))
 
 
 def test_weights_hash_sees_base_weights_through_lora(tiny_dir):
-    from peft import get_peft_model
     from omegaconf import OmegaConf
+    from peft import get_peft_model
 
     model = load_model(str(tiny_dir), "float32")
     base = weights_hash(model)

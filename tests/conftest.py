@@ -1,0 +1,64 @@
+"""Shared helpers: the conf dir, composing configs, and running launch.py in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+
+def groups() -> dict[str, list[str]]:
+    """Every config group and its options, read from conf/."""
+    return {
+        d.name: sorted(p.stem for p in d.glob("*.yaml"))
+        for d in sorted(CONF.iterdir())
+        if d.is_dir() and d.name != "local"
+    }
+
+
+def compose(overrides: list[str]):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return hydra_compose("config", overrides=overrides)
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory) -> Path:
+    """One tiny-model cache for the whole session (each build is deterministic)."""
+    return tmp_path_factory.mktemp("r1exp-cache")
+
+
+@pytest.fixture
+def launch(tiny_cache, tmp_path):
+    """Run `python launch.py ARGS` in a scratch working dir; returns the CompletedProcess."""
+
+    def run(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path | None = None):
+        full_env = {
+            **os.environ,
+            "R1EXP_CACHE": str(tiny_cache),
+            "WANDB_MODE": "offline",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        return subprocess.run(
+            [sys.executable, str(ROOT / "launch.py"), *args],
+            cwd=cwd or tmp_path,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    return run
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [ln for ln in stderr.splitlines() if ln.startswith("r1exp:")]

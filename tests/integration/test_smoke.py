@@ -1,0 +1,60 @@
+"""`+experiment=smoke` trains the tiny model for real and writes the whole run directory."""
+
+import json
+
+import pytest
+
+from r1exp.models import load_model, weights_hash
+from r1exp.tracking import jsonl
+
+pytestmark = pytest.mark.slow
+
+
+def test_smoke_trains_and_writes_the_run_dir(launch, tmp_path):
+    run = tmp_path / "run"
+    proc = launch("+experiment=smoke", f"hydra.run.dir={run}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    rows = jsonl.read(run / "metrics.jsonl")
+    assert [r["step"] for r in rows] == list(range(1, 31))
+    for key in (
+        "reward",
+        "rewards/correct",
+        "rewards/format",
+        "rewards/soft_format",
+        "accuracy",
+        "format_rate",
+        "completion_length/mean",
+        "completion_length/min",
+        "completion_length/max",
+        "truncation_rate",
+        "kl",
+        "loss",
+        "grad_norm",
+        "lr",
+        "step_time",
+    ):
+        assert all(key in r for r in rows), key
+    assert any(r["grad_norm"] > 0 for r in rows)
+
+    samples = jsonl.read(run / "samples.jsonl")
+    assert samples and {s["step"] for s in samples} <= {1, 5, 10, 15, 20, 25, 30}
+    assert set(samples[0]["rewards"]) == {"correct", "format", "soft_format"}
+    assert samples[0]["prompt"].endswith("<think>")
+
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["finished"] and manifest["final_step"] == 30
+    assert manifest["reference_hash"] == manifest["base_hash"] and len(manifest["reference_hash"]) == 64
+    assert manifest["versions"]["trl"].startswith("1.16") and manifest["seed"] == 42
+    assert manifest["config"]["trainer"]["beta"] == 0.04
+
+    # the weights changed, and the reference (the base at model.path) did not
+    final = load_model(str(run / "checkpoints" / "final"), "float32")
+    assert weights_hash(final) != manifest["base_hash"]
+    assert weights_hash(load_model(manifest["model"]["path"], "float32")) == manifest["reference_hash"]
+
+    for name in ("reward.png", "accuracy.png", "response_length.png", "truncation.png"):
+        png = run / "plots" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    assert (run / ".hydra" / "config.yaml").exists()
+    assert any((run / "checkpoints").glob("checkpoint-*"))
