@@ -268,3 +268,63 @@ def weights_hash(model) -> str:
         digest.update(str(tensor.dtype).encode())
         digest.update(tensor.contiguous().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+class ReferenceModel:
+    """The run's reference model for in-process use (an LLM judge run on it, as in the LoRA note).
+
+    Bound to the trainer after it is built. With LoRA it is the policy with adapters disabled (no
+    second copy of the weights); with a full fine-tune it is the trainer's separate reference copy,
+    which exists only when beta > 0.
+    """
+
+    def __init__(self) -> None:
+        self._trainer = None
+
+    def bind(self, trainer) -> None:
+        from peft import PeftModel
+
+        if not isinstance(trainer.model, PeftModel) and trainer.ref_model is None:
+            raise ConfigError(
+                "the reference model is not in memory (full fine-tune with trainer.beta=0): "
+                "use lora=r8/r16/r64 or trainer.beta>0 for an in-process reference judge"
+            )
+        self._trainer = trainer
+
+    @property
+    def bound(self) -> bool:
+        return self._trainer is not None
+
+    def generate(self, prompts: list[str], max_new_tokens: int, batch_size: int = 8) -> list[str]:
+        """Greedy completions of plain-text prompts by the reference weights."""
+        import contextlib
+
+        import torch
+
+        if self._trainer is None:
+            raise RuntimeError("ReferenceModel.generate called before bind(trainer)")
+        trainer = self._trainer
+        tokenizer = trainer.processing_class
+        policy = trainer.accelerator.unwrap_model(trainer.model)
+        if trainer.ref_model is not None:
+            model, ctx = trainer.accelerator.unwrap_model(trainer.ref_model), contextlib.nullcontext()
+        else:
+            model, ctx = policy, policy.disable_adapter()
+        was_training = model.training
+        model.eval()
+        outputs: list[str] = []
+        try:
+            with ctx, torch.no_grad():
+                for start in range(0, len(prompts), batch_size):
+                    chunk = prompts[start : start + batch_size]
+                    enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
+                    enc = {k: v.to(model.device) for k, v in enc.items()}
+                    out = model.generate(
+                        **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
+                    )
+                    new = out[:, enc["input_ids"].shape[1] :]
+                    outputs.extend(tokenizer.batch_decode(new, skip_special_tokens=True))
+        finally:
+            if was_training:
+                model.train()
+        return outputs

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from r1exp.config import check_common
 from r1exp.errors import ConfigError, DataError
 from r1exp.rewards import build_terms, total
+from r1exp.rewards.counters import Counters
 from r1exp.tracking.jsonl import write_atomic
 
 REQUIRED = ("prompt", "completion")
@@ -66,7 +67,8 @@ def score_rows(rows: list[dict], terms, tokenizer=None) -> list[dict]:
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     check_common(cfg)
-    terms = build_terms(cfg.reward.terms)
+    counters = Counters()
+    terms = build_terms(cfg.reward.terms, {"counters": counters, "judge": cfg.get("judge")})
     src = Path(to_absolute_path(str(cfg.cmd.input)))
     dst = Path(to_absolute_path(str(cfg.cmd.output)))
     if not src.is_file():
@@ -90,6 +92,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     for t in terms:
         vals = [r["rewards"][t.name] for r in scored if r["rewards"][t.name] is not None]
         means[t.name] = sum(vals) / len(vals) if vals else None
-    summary = {"scored": len(scored), "malformed": len(problems), "mean": means, "output": str(dst)}
+    summary = {
+        "scored": len(scored),
+        "malformed": len(problems),
+        "mean": means,
+        "reward_stats": counters.drain(),
+        "output": str(dst),
+    }
     print(json.dumps(summary))
     return summary

@@ -21,7 +21,9 @@ from omegaconf import DictConfig, OmegaConf
 from r1exp.config import check_common, check_hardware
 from r1exp.errors import ConfigError
 from r1exp.grpo_args import build_grpo_config, require_vllm
+from r1exp.models import ReferenceModel
 from r1exp.rewards import build_terms
+from r1exp.rewards.counters import Counters
 from r1exp.tracking import jsonl, manifest
 from r1exp.tracking.checkpoints import checkpoint_step, last_checkpoint
 
@@ -58,7 +60,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     # --- checks that need no model ---
     check_common(cfg)
     out = run_dir()
-    terms = build_terms(cfg.reward.terms)
+    counters = Counters()
+    reference = ReferenceModel()
+    terms = build_terms(cfg.reward.terms, {"counters": counters, "reference": reference, "judge": cfg.get("judge")})
     weights = [t.weight for t in terms]
     # The config itself first (types, unknown keys, batch divisibility), then what it needs from the
     # machine (the vllm package, a GPU), then the real GRPOConfig for this device.
@@ -111,6 +115,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         cfg.reward.get("format_term"),
         float(cfg.trainer.beta),
         bool(cfg.logger.get("jsonl", True)),
+        counters,
     )
     trainer = GRPOTrainer(
         model=model,
@@ -130,6 +135,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         trainer.add_callback(wandb_cb)
     if trainer.ref_model is not None and weights_hash(trainer.ref_model) != reference_hash:
         raise RuntimeError("TRL built a reference model that differs from the base model")
+    if any("reference" in getattr(t.fn, "context_keys", ()) for t in terms):
+        reference.bind(trainer)
 
     record = previous or {
         "model": {"name": cfg.model.name, "path": model_path, "revision": revision},

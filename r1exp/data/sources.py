@@ -51,3 +51,7 @@ def build_splits(data: Any, template: Any) -> tuple[list[dict], list[dict]]:
     for row in (*train, *test):
         row["prompt"] = render(template, row["question"], example)
     return train, test
+
+
+# Sources defined in their own modules register themselves on import.
+from r1exp.data import math, zh_general  # noqa: E402, F401

@@ -51,8 +51,13 @@ def _bind(name: str, fn: RewardFn, kwargs: dict[str, Any]) -> RewardFn:
     return term
 
 
-def build_terms(terms: Mapping[str, Mapping[str, Any]]) -> list[RewardTerm]:
-    """Build the weighted terms of a reward config; unknown functions fail with the known ones."""
+def build_terms(terms: Mapping[str, Mapping[str, Any]], context: Mapping[str, Any] | None = None) -> list[RewardTerm]:
+    """Build the weighted terms of a reward config; unknown functions fail with the known ones.
+
+    `context` holds run-time objects (the run's `counters`, a `reference` model handle, ...); a
+    reward that declares `context_keys = (...)` gets those entries bound as keyword arguments.
+    """
+    context = context or {}
     if not terms:
         raise ConfigError("reward.terms is empty: give at least one {fn, weight, kwargs} term")
     out = []
@@ -69,6 +74,9 @@ def build_terms(terms: Mapping[str, Mapping[str, Any]]) -> list[RewardTerm]:
             raise ConfigError(f"reward.terms.{name}.weight={spec.get('weight')!r} is not a number") from None
         kwargs = dict(spec.get("kwargs") or {})
         fn = REWARDS[fn_name]
+        for key in getattr(fn, "context_keys", ()):
+            if key in context:
+                kwargs[key] = context[key]
         out.append(
             RewardTerm(
                 name=name,

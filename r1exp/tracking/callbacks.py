@@ -16,6 +16,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from r1exp.rewards.counters import Counters
 from r1exp.rewards.registry import RewardTerm, total
 from r1exp.tracking import jsonl
 
@@ -56,8 +57,17 @@ def metrics_row(step: int, logs: dict[str, Any], accuracy_term: str | None, form
 class MetricsCallback(TrainerCallback):
     """Writes one row per logged training step to metrics.jsonl (when `write`), with step time."""
 
-    def __init__(self, path: Path, accuracy_term: str | None, format_term: str | None, beta: float, write: bool):
+    def __init__(
+        self,
+        path: Path,
+        accuracy_term: str | None,
+        format_term: str | None,
+        beta: float,
+        write: bool,
+        counters: Counters | None = None,
+    ):
         self.path = Path(path)
+        self.counters = counters
         self.accuracy_term = accuracy_term
         self.format_term = format_term
         self.beta = beta
@@ -80,6 +90,8 @@ class MetricsCallback(TrainerCallback):
             row.pop("kl", None)
         if self._step_time is not None:
             row["step_time"] = self._step_time
+        if self.counters is not None:
+            row.update({f"reward_stats/{k}": v for k, v in self.counters.drain().items()})
         # Same names into the log dict, for loggers that run after this callback (wandb).
         logs.update({k: v for k, v in row.items() if k not in logs and k != "step"})
         if self.write:

@@ -88,3 +88,30 @@ def test_total_is_the_weighted_sum_of_applicable_terms():
     assert total({"a": 0.5, "b": 1.0}, terms) == pytest.approx(1.5)
     assert total({"a": None, "b": 1.0}, terms) == pytest.approx(0.5)
     assert total({"a": None, "b": float("nan")}, terms) is None
+
+
+def test_context_is_bound_only_into_rewards_that_ask_for_it():
+    from r1exp.rewards.counters import Counters
+
+    seen = {}
+
+    @register("test_context_probe")
+    def probe(prompts, completions, counters=None, **_):
+        seen["counters"] = counters
+        counters.add("calls", len(completions))
+        counters.observe("latency", 0.5)
+        counters.observe("latency", 1.5)
+        return [1.0] * len(completions)
+
+    probe.context_keys = ("counters",)
+    try:
+        counters = Counters()
+        terms = build_terms(
+            {"p": {"fn": "test_context_probe"}, "f": {"fn": "soft_format"}}, {"counters": counters, "other": 1}
+        )
+        assert terms[0].fn(["a", "b"], ["c", "d"]) == [1.0, 1.0]
+        assert seen["counters"] is counters and "counters" not in terms[1].kwargs
+        assert counters.drain() == {"calls": 2, "latency_mean": 1.0}
+        assert counters.drain() == {}
+    finally:
+        REWARDS.pop("test_context_probe")
