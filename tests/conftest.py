@@ -62,3 +62,15 @@ def launch(tiny_cache, tmp_path):
 
 def error_lines(stderr: str) -> list[str]:
     return [ln for ln in stderr.splitlines() if ln.startswith("r1exp:")]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared evaluation data ($R1EXP_DATA_DIR). Missing: skipped on a laptop, a failure in CI."""
+    value = os.environ.get("R1EXP_DATA_DIR")
+    path = Path(value) if value else None
+    if path is None or not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"R1EXP_DATA_DIR={value!r} is not a directory; .ci/run must set it")
+        pytest.skip("R1EXP_DATA_DIR is not set (CI sets it to the shared data folder)")
+    return path
