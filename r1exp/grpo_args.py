@@ -104,6 +104,11 @@ def build_grpo_config(cfg: DictConfig, output_dir: str | Path, reward_weights: l
             f"the generation batch (per_device_train_batch_size * gradient_accumulation_steps = {generation_batch}) "
             f"must be a multiple of trainer.num_generations={num_generations}; change one of them"
         )
+    if kwargs.get("lr_scheduler_type") == "constant" and (kwargs.get("warmup_steps") or 0) > 0:
+        raise ConfigError(
+            f"trainer.warmup_steps={kwargs['warmup_steps']} has no effect with trainer.lr_scheduler_type=constant; "
+            "use constant_with_warmup (or set warmup_steps=0)"
+        )
     try:
         return GRPOConfig(**kwargs)
     except (ValueError, TypeError) as exc:

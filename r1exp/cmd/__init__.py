@@ -1,32 +1,79 @@
-"""Commands: `cmd=NAME` runs `r1exp.cmd.NAME.run(cfg)`, imported only when chosen."""
+"""Commands: `cmd=NAME` runs `r1exp.cmd.NAME.run(cfg)`, imported only when chosen.
+
+`run` is the task wrapper every job goes through: it records the job's outcome in status.json
+(ok or failed with its one-line error, and wall time) and always closes wandb. A user error in a
+single run is reported as one line (exit status 2). In a multirun no job raises out of the task:
+the failure is recorded (and the traceback logged for bugs), so the sweep finishes and the
+comparison callback can report every job, failed ones included.
+"""
 
 from __future__ import annotations
 
 import importlib
+import json
+import logging
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
-from r1exp.errors import ConfigError, UserError, exit_with
+from r1exp.errors import ConfigError, UserError, exit_with, one_line
 
-COMMANDS = {"train": "r1exp.cmd.train", "score": "r1exp.cmd.score"}
+COMMANDS = {
+    "train": "r1exp.cmd.train",
+    "score": "r1exp.cmd.score",
+    "eval": "r1exp.cmd.eval",
+    "compare": "r1exp.cmd.compare",
+}
+log = logging.getLogger(__name__)
+
+
+def _write_status(status: str, started: float, error: str | None = None) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return
+    out = Path(HydraConfig.get().runtime.output_dir)
+    if out.is_dir():
+        record = {"status": status, "error": error, "wall_time_s": round(time.monotonic() - started, 3)}
+        (out / "status.json").write_text(json.dumps(record) + "\n")
+
+
+def _close_wandb(failed: bool) -> None:
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish(exit_code=1 if failed else 0)
 
 
 def run(cfg: DictConfig) -> Any:
-    """Dispatch to the chosen command's `run(cfg)`.
-
-    A user error in a single run is reported here as one line (exit status 2); in a multirun it is
-    raised, so Hydra marks that one job failed and the sweep goes on.
-    """
+    """Dispatch to the chosen command's `run(cfg)` (see the module docstring for failures)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+    started = time.monotonic()
+    failed = True
     try:
         name = cfg.cmd.name
         if name not in COMMANDS:
             raise ConfigError(f"cmd={name} is unknown; choose one of {', '.join(COMMANDS)}")
-        return importlib.import_module(COMMANDS[name]).run(cfg)
+        result = importlib.import_module(COMMANDS[name]).run(cfg)
+        failed = False
+        _write_status("ok", started)
+        return result
     except UserError as exc:
-        if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
-            raise
+        _write_status("failed", started, one_line(str(exc)))
+        if multirun:
+            log.error("r1exp: error: %s", one_line(str(exc)))
+            return None
         exit_with(exc)
+    except Exception as exc:
+        _write_status("failed", started, f"{type(exc).__name__}: {one_line(str(exc))}"[:500])
+        if multirun:
+            log.exception("job failed")
+            return None
+        raise
+    finally:
+        _close_wandb(failed)

@@ -83,11 +83,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     from r1exp.data.sources import build_splits
     from r1exp.models import load_model, load_tokenizer, lora_config, resolve_path, weights_hash
-    from r1exp.tracking.callbacks import MetricsCallback, SampleRecorder
+    from r1exp.tracking.callbacks import MetricsCallback, PeriodicEvalCallback, SampleRecorder
     from r1exp.tracking.plots import plot_run
 
     set_seed(int(cfg.seed))
-    train_rows, _ = build_splits(cfg.data, cfg.template)
+    train_rows, test_rows = build_splits(cfg.data, cfg.template)
 
     # --- model: the run's base, which is also the reference ---
     model_path = resolve_path(cfg.model)
@@ -129,6 +129,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from transformers.integrations import WandbCallback
 
     wandb_cb = trainer.pop_callback(WandbCallback)
+    every = int(cfg.periodic_eval.every)
+    if every > 0:
+        # Before the metrics callback, so its eval/* numbers land in the same row.
+        trainer.add_callback(
+            PeriodicEvalCallback(
+                test_rows[: int(cfg.periodic_eval.prompts)],
+                terms,
+                cfg.reward.get("accuracy_term"),
+                cfg.reward.get("format_term"),
+                every,
+                int(cfg.periodic_eval.max_new_tokens),
+                int(cfg.periodic_eval.batch_size),
+            )
+        )
     trainer.add_callback(metrics)
     trainer.add_callback(recorder)
     if wandb_cb is not None:

@@ -51,6 +51,7 @@ def metrics_row(step: int, logs: dict[str, Any], accuracy_term: str | None, form
         row["accuracy"] = logs[f"rewards/{accuracy_term}/mean"]
     if format_term and f"rewards/{format_term}/mean" in logs:
         row["format_rate"] = logs[f"rewards/{format_term}/mean"]
+    row.update({k: v for k, v in logs.items() if k.startswith("eval/")})
     return row
 
 
@@ -147,3 +148,46 @@ class SampleRecorder(TrainerCallback):
                     "reward": total(values, self.terms),
                 },
             )
+
+
+class PeriodicEvalCallback(TrainerCallback):
+    """Greedy evaluation on a fixed held-out set every N steps; results join that step's metrics row."""
+
+    def __init__(
+        self, rows: list[dict], terms: list[RewardTerm], accuracy_term, format_term, every, max_new_tokens, batch_size
+    ):
+        self.rows = rows
+        self.terms = terms
+        self.accuracy_term = accuracy_term
+        self.format_term = format_term
+        self.every = every
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size
+        self._pending: dict[str, Any] = {}
+
+    def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
+        if self.every <= 0 or state.global_step % self.every or model is None:
+            return
+        from r1exp.evaluation import generate_hf, score_samples, summarize
+
+        was_training = model.training
+        samples = generate_hf(
+            model,
+            processing_class,
+            [r["prompt"] for r in self.rows],
+            1,
+            self.max_new_tokens,
+            0.0,
+            batch_size=self.batch_size,
+            progress=False,
+        )
+        if was_training:
+            model.train()
+        summary = summarize(score_samples(self.rows, samples, self.terms), self.accuracy_term, self.format_term)
+        keys = ("accuracy", "format_rate", "length_mean", "truncation_rate", "reward")
+        self._pending = {f"eval/{k}": summary[k] for k in keys if summary.get(k) is not None}
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self._pending and logs is not None and "loss" in logs:
+            logs.update(self._pending)
+            self._pending = {}

@@ -1,0 +1,84 @@
+"""Reading what runs left behind: overrides, status, metrics, eval summaries."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from r1exp.errors import ConfigError
+from r1exp.tracking import jsonl
+
+STATUS_FILE = "status.json"
+
+
+@dataclass
+class Run:
+    """One Hydra job directory."""
+
+    path: Path
+    overrides: dict[str, str]
+    status: str
+    error: str | None = None
+    wall_time_s: float | None = None
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def _overrides(path: Path) -> dict[str, str]:
+    file = path / ".hydra" / "overrides.yaml"
+    if not file.exists():
+        return {}
+    out = {}
+    for item in yaml.safe_load(file.read_text()) or []:
+        key, _, value = str(item).partition("=")
+        out[key.lstrip("+~")] = value
+    return out
+
+
+def load_run(path: Path) -> Run:
+    """A run's overrides, status (ok, failed, or incomplete when it never finished), metrics, summary."""
+    path = Path(path)
+    status_file = path / STATUS_FILE
+    status = json.loads(status_file.read_text()) if status_file.exists() else {"status": "incomplete"}
+    summary_file = path / "summary.json"
+    return Run(
+        path=path,
+        overrides=_overrides(path),
+        status=status.get("status", "incomplete"),
+        error=status.get("error"),
+        wall_time_s=status.get("wall_time_s"),
+        metrics=jsonl.read(path / "metrics.jsonl"),
+        summary=json.loads(summary_file.read_text()) if summary_file.exists() else None,
+    )
+
+
+def expand_run_dirs(paths: list[str | Path]) -> list[Path]:
+    """Run dirs as given, with a sweep dir (it holds multirun.yaml) standing for its job dirs."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if not p.is_dir():
+            raise ConfigError(f"cmd.runs: {p} is not a directory")
+        if (p / "multirun.yaml").exists():
+            jobs = sorted((d for d in p.iterdir() if (d / ".hydra").is_dir()), key=lambda d: _job_order(d.name))
+            out.extend(jobs)
+        elif (p / ".hydra").is_dir() or (p / STATUS_FILE).exists():
+            out.append(p)
+        else:
+            raise ConfigError(f"cmd.runs: {p} is neither a run dir (.hydra/) nor a sweep dir (multirun.yaml)")
+    return out
+
+
+def _job_order(name: str) -> tuple[int, str]:
+    return (int(name), name) if name.isdigit() else (10**9, name)
+
+
+def load_runs(paths: list[str | Path]) -> list[Run]:
+    return [load_run(p) for p in expand_run_dirs(paths)]

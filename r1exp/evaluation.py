@@ -1,0 +1,213 @@
+"""Evaluation: sample k completions per prompt, score them with the run's reward, summarise.
+
+Shared by `cmd=eval` (a checkpoint on a test split, any token budget) and the periodic greedy
+evaluation during training. Accuracy is the mean of the accuracy term alone (no format credit);
+pass@k uses the unbiased estimator 1 - C(n-c, k) / C(n, k); maj@k takes the most frequent answer
+(whitespace-insensitive) and counts it correct when a sample with that answer was graded correct.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from r1exp.rewards.parsing import last_answer, scored_text
+from r1exp.rewards.registry import RewardTerm, total
+
+
+@dataclass
+class Sample:
+    """One completion of one prompt, with the token facts generation knows."""
+
+    prompt_index: int
+    completion: str
+    token_ids: list[int]
+    truncated: bool
+
+    @property
+    def completion_tokens(self) -> int:
+        return len(self.token_ids)
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples of which c are correct (Chen et al., 2021)."""
+    if not 0 <= c <= n or k < 1 or k > n:
+        raise ValueError(f"pass@k needs 0 <= c <= n and 1 <= k <= n (n={n}, c={c}, k={k})")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def majority_correct(answers: Sequence[str | None], correct: Sequence[bool]) -> bool:
+    """maj@k: the most frequent non-empty answer (ties: first seen) is correct."""
+    keyed = ["".join(a.split()) if a else None for a in answers]
+    counts = Counter(a for a in keyed if a)
+    if not counts:
+        return False
+    best = max(counts.values())
+    winner = next(a for a in keyed if a and counts[a] == best)
+    return any(ok for a, ok in zip(keyed, correct, strict=True) if a == winner)
+
+
+def _prompt_text(tokenizer, prompt: Any) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+
+
+def generate_hf(
+    model,
+    tokenizer,
+    prompts: Sequence[Any],
+    k: int,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float = 1.0,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> list[Sample]:
+    """k completions per prompt with transformers' generate (greedy when temperature is 0)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    eos_ids = set(_eos_ids(model, tokenizer))
+    model.eval()
+    samples: list[Sample] = []
+    per_batch = max(1, batch_size // k)
+    starts = range(0, len(prompts), per_batch)
+    for start in tqdm(starts, desc="generating", disable=not progress, unit="batch"):
+        chunk = [_prompt_text(tokenizer, p) for p in prompts[start : start + per_batch]]
+        enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else {}
+        with torch.no_grad():
+            out = model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                num_return_sequences=k,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=sorted(eos_ids),
+                **(sampling or {"do_sample": False}),
+            )
+        new = out[:, enc["input_ids"].shape[1] :].tolist()
+        for row, ids in enumerate(new):
+            ended = next((i for i, t in enumerate(ids) if t in eos_ids), None)
+            kept = ids if ended is None else ids[: ended + 1]
+            samples.append(
+                Sample(
+                    prompt_index=start + row // k,
+                    completion=tokenizer.decode(kept, skip_special_tokens=True),
+                    token_ids=kept,
+                    truncated=ended is None,
+                )
+            )
+    return samples
+
+
+def generate_vllm(model_path: str, tokenizer, prompts, k, max_new_tokens, temperature, top_p=1.0) -> list[Sample]:
+    """The same with vLLM (GPU machines with the `vllm` extra)."""
+    from vllm import LLM, SamplingParams
+
+    llm = LLM(model=model_path)
+    params = SamplingParams(n=k, max_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
+    outputs = llm.generate([_prompt_text(tokenizer, p) for p in prompts], params)
+    samples = []
+    for i, out in enumerate(outputs):
+        for c in out.outputs:
+            samples.append(Sample(i, c.text, list(c.token_ids), c.finish_reason == "length"))
+    return samples
+
+
+def _eos_ids(model, tokenizer) -> list[int]:
+    ids = model.generation_config.eos_token_id if model.generation_config is not None else None
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
+def score_samples(rows: Sequence[dict], samples: Sequence[Sample], terms: list[RewardTerm]) -> list[dict]:
+    """eval.jsonl rows: the data row's columns, the completion, per-term rewards and the total."""
+    prompts = [rows[s.prompt_index]["prompt"] for s in samples]
+    completions = [s.completion for s in samples]
+    keys = sorted({k for r in rows for k in r} - {"prompt"})
+    columns = {k: [rows[s.prompt_index].get(k) for s in samples] for k in keys}
+    columns["completion_ids"] = [s.token_ids for s in samples]
+    per_term = {t.name: t.fn(prompts, completions, **columns) for t in terms}
+    out = []
+    for i, s in enumerate(samples):
+        values = {name: vals[i] for name, vals in per_term.items()}
+        row = {k: rows[s.prompt_index].get(k) for k in keys if k != "completion_ids"}
+        row.update(
+            prompt=prompts[i],
+            completion=s.completion,
+            prompt_index=s.prompt_index,
+            completion_tokens=s.completion_tokens,
+            truncated=s.truncated,
+            answer_text=last_answer(scored_text(prompts[i], s.completion)),
+            rewards=values,
+            reward=total(values, terms),
+        )
+        out.append(row)
+    return out
+
+
+def _stats(rows: list[dict], accuracy_term: str | None, format_term: str | None, threshold: float) -> dict:
+    lengths = sorted(r["completion_tokens"] for r in rows)
+    out: dict[str, Any] = {
+        "samples": len(rows),
+        "prompts": len({r["prompt_index"] for r in rows}),
+        "reward": _mean(r["reward"] for r in rows),
+        "truncation_rate": _mean(float(r["truncated"]) for r in rows),
+        "length_mean": _mean(lengths),
+        "length_median": statistics.median(lengths) if lengths else None,
+        "length_p90": lengths[min(len(lengths) - 1, math.ceil(0.9 * len(lengths)) - 1)] if lengths else None,
+    }
+    if format_term:
+        out["format_rate"] = _mean(r["rewards"].get(format_term) for r in rows)
+    if accuracy_term:
+        out["accuracy"] = _mean(r["rewards"].get(accuracy_term) for r in rows)
+        by_prompt: dict[int, list[dict]] = defaultdict(list)
+        for r in rows:
+            by_prompt[r["prompt_index"]].append(r)
+        n = min(len(v) for v in by_prompt.values())
+        ks = sorted({1, n, *[2**i for i in range(1, n.bit_length()) if 2**i <= n]})
+        for k in ks:
+            vals = []
+            for group in by_prompt.values():
+                ok = [(g["rewards"].get(accuracy_term) or 0.0) >= threshold for g in group[:n]]
+                vals.append(pass_at_k(n, sum(ok), k))
+            out[f"pass@{k}"] = _mean(vals)
+        out[f"maj@{n}"] = _mean(
+            float(
+                majority_correct(
+                    [g["answer_text"] for g in group[:n]],
+                    [(g["rewards"].get(accuracy_term) or 0.0) >= threshold for g in group[:n]],
+                )
+            )
+            for group in by_prompt.values()
+        )
+    return out
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    vals = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return sum(vals) / len(vals) if vals else None
+
+
+def summarize(
+    rows: list[dict], accuracy_term: str | None, format_term: str | None, threshold: float = 1.0
+) -> dict[str, Any]:
+    """summary.json: overall numbers and the same broken down by difficulty."""
+    summary = _stats(rows, accuracy_term, format_term, threshold)
+    by_difficulty: dict[Any, list[dict]] = defaultdict(list)
+    for r in rows:
+        if r.get("difficulty") is not None:
+            by_difficulty[r["difficulty"]].append(r)
+    summary["by_difficulty"] = {
+        str(d): _stats(group, accuracy_term, format_term, threshold) for d, group in sorted(by_difficulty.items())
+    }
+    return summary

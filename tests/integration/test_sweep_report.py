@@ -1,0 +1,116 @@
+"""A tiny 2x2 sweep ends with comparison.md/.csv/.png of 4 variants; failed jobs are reported as
+failed and the report is still written; cmd=compare and the notebook read the same sweep."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, error_lines
+
+pytestmark = pytest.mark.slow
+
+TINY = ["+experiment=smoke", "trainer.max_steps=4", "trainer.save_steps=100", "logger.samples_every=0"]
+
+
+def _launch(args, cwd, cache, timeout=600):
+    env = {**os.environ, "R1EXP_CACHE": str(cache), "WANDB_MODE": "offline"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "launch.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory, tiny_cache):
+    root = tmp_path_factory.mktemp("sweep")
+    sweep = root / "warmup_x_beta"
+    proc = _launch(
+        ["-m", *TINY, "trainer.warmup_steps=0,0.5", "trainer.beta=0,0.04", f"hydra.sweep.dir={sweep}"], root, tiny_cache
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return sweep
+
+
+def test_two_by_two_sweep_writes_the_comparison(sweep_dir):
+    rows = list(csv.DictReader((sweep_dir / "comparison.csv").open()))
+    assert len(rows) == 4
+    assert {(r["trainer.warmup_steps"], r["trainer.beta"]) for r in rows} == {
+        ("0", "0"),
+        ("0", "0.04"),
+        ("0.5", "0"),
+        ("0.5", "0.04"),
+    }
+    for r in rows:
+        assert r["status"] == "ok" and r["steps"] == "4"
+        for col in (
+            "final_reward",
+            "best_reward",
+            "accuracy",
+            "format_rate",
+            "response_length",
+            "truncation_rate",
+            "zero_loss_start_steps",
+            "wall_time_s",
+            "tokens",
+        ):
+            assert r[col] != "", col
+    md = (sweep_dir / "comparison.md").read_text()
+    assert md.count("\n| ") == 5  # header + 4 variants
+    png = (sweep_dir / "comparison.png").read_bytes()
+    assert png[:4] == b"\x89PNG" and len(png) > 20000
+    # warmup really changes training (a constant schedule would silently ignore it)
+    by = {(r["trainer.warmup_steps"], r["trainer.beta"]): r for r in rows}
+    assert by[("0", "0")]["final_reward"] != by[("0.5", "0")]["final_reward"] or (
+        by[("0", "0")]["tokens"] != by[("0.5", "0")]["tokens"]
+    )
+
+
+def test_a_failed_job_is_reported_and_the_report_still_written(tmp_path, tiny_cache):
+    sweep = tmp_path / "sweep"
+    proc = _launch(["-m", *TINY, "trainer.num_generations=4,3", f"hydra.sweep.dir={sweep}"], tmp_path, tiny_cache)
+    assert proc.returncode == 2
+    lines = error_lines(proc.stderr)
+    assert lines and "1 of 2 jobs failed" in lines[-1] and "job 1" in lines[-1] and "num_generations=3" in lines[-1]
+    rows = list(csv.DictReader((sweep / "comparison.csv").open()))
+    assert [(r["trainer.num_generations"], r["status"]) for r in rows] == [("4", "ok"), ("3", "failed")]
+    assert "multiple of trainer.num_generations=3" in rows[1]["error"]
+    assert json.loads((sweep / "1" / "status.json").read_text())["status"] == "failed"
+    assert (sweep / "comparison.png").exists()
+
+
+def test_compare_command_reports_any_runs(sweep_dir, tmp_path, tiny_cache):
+    out = tmp_path / "report"
+    proc = _launch(
+        ["cmd=compare", f"cmd.runs=[{sweep_dir / '0'},{sweep_dir / '3'}]", f"cmd.output={out}"], tmp_path, tiny_cache
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = list(csv.DictReader((out / "comparison.csv").open()))
+    assert [r["run"] for r in rows] == ["0", "3"]
+    assert (out / "comparison.png").exists() and (out / "comparison.md").exists()
+    proc = _launch(["cmd=compare", f"cmd.runs=[{sweep_dir}]", f"cmd.output={out}"], tmp_path, tiny_cache)
+    assert proc.returncode == 0 and len(list(csv.DictReader((out / "comparison.csv").open()))) == 4
+
+
+def test_notebook_runs_on_the_sweep(sweep_dir, monkeypatch):
+    import nbclient
+    import nbformat
+
+    path = ROOT / "notebooks" / "ablations.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code"), (
+        "commit notebooks without outputs"
+    )
+    monkeypatch.setenv("R1EXP_SWEEP_DIR", str(sweep_dir))
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert "4 runs in" in outputs[0]["text"]
+    assert any(o.output_type == "display_data" and "image/png" in o.get("data", {}) for o in outputs)
