@@ -74,3 +74,26 @@ def test_eval_summary_and_rescoring(launch, trained, tmp_path):
 def test_eval_refuses_greedy_with_several_samples(launch, tmp_path):
     proc = launch("cmd=eval", "+experiment=smoke", "cmd.k=4", "cmd.temperature=0", f"hydra.run.dir={tmp_path / 'e'}")
     assert proc.returncode == 2 and "cmd.k=1" in proc.stderr
+
+
+def test_eval_context_sweep_compares_budgets(launch, trained, tmp_path):
+    """+sweep=eval_context evaluates one checkpoint at several token budgets, and the report reads it."""
+    import csv
+
+    sweep = tmp_path / "ctx"
+    proc = launch(
+        "+sweep=eval_context",
+        "+experiment=smoke",
+        f"cmd.checkpoint={trained}",
+        "cmd.k=2",
+        "cmd.limit=3",
+        "cmd.max_new_tokens=8,24",
+        f"hydra.sweep.dir={sweep}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = list(csv.DictReader((sweep / "comparison.csv").open()))
+    assert [r["cmd.max_new_tokens"] for r in rows] == ["8", "24"]
+    assert all(r["status"] == "ok" and r["pass@2"] != "" and r["accuracy"] != "" for r in rows)
+    # a longer budget never truncates more often
+    assert float(rows[1]["truncation_rate"]) <= float(rows[0]["truncation_rate"])
+    assert float(rows[1]["response_length"]) > float(rows[0]["response_length"])
