@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from r1exp.errors import ConfigError, MissingDependencyError, one_line
 
 # Keys of the trainer group that are r1exp's own, not GRPOConfig options.
-OWN_TRAINER_KEYS = {"name"}
+OWN_TRAINER_KEYS = {"name", "guide_with_reference"}
 GENERATION_KEYS_OWN = {"name"}
 
 

@@ -1,11 +1,12 @@
 """cmd=train: GRPO with TRL's GRPOTrainer from the composed config.
 
-Order matters: every check that needs no model runs first (config, hardware, vLLM, GRPOConfig), so
-a mistake costs seconds, not a model load. The reference model is always the run's base model: with
-LoRA, TRL disables the adapters (the policy is built from the base plus `peft_config`); with a full
-fine-tune, TRL loads a second copy from model.path. Its weight hash goes into manifest.json and is
-checked again when the run resumes. Resume goes through `resume_from_checkpoint` with the base model
-(never by loading the checkpoint as a PeftModel, which would make the trained adapter the reference).
+Order matters: every check that needs no model runs first (config, vLLM, hardware, GRPOConfig), so
+a mistake costs seconds, not a model load. The reference model is always the run's base model (the
+cold-started model when coldstart is on): with LoRA, TRL disables the adapters (the policy is built
+from the base plus `peft_config`); with a full fine-tune, TRL loads a second copy from its path. Its
+weight hash goes into manifest.json and is checked again when the run resumes. Resume goes through
+`resume_from_checkpoint` with the base model (never by loading the checkpoint as a PeftModel, which
+would make the trained adapter the reference), from the newest checkpoint r1exp marked complete.
 """
 
 from __future__ import annotations
@@ -56,13 +57,27 @@ def _setup_wandb(cfg: DictConfig, out: Path) -> None:
     os.environ["WANDB_RESUME"] = "allow"
 
 
+def _check_run_options(cfg: DictConfig) -> None:
+    limit = cfg.trainer.get("save_total_limit")
+    if limit is not None and int(limit) < 2:
+        raise ConfigError(
+            f"trainer.save_total_limit={limit}: keep at least 2 checkpoints, so a kill during a save always "
+            "leaves a complete one to resume from"
+        )
+    if cfg.trainer.get("guide_with_reference") and cfg.generation.get("use_vllm"):
+        raise ConfigError("trainer.guide_with_reference=true needs generation=hf (vLLM sampling log-probs)")
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
     # --- checks that need no model ---
     check_common(cfg)
+    _check_run_options(cfg)
     out = run_dir()
     counters = Counters()
     reference = ReferenceModel()
-    terms = build_terms(cfg.reward.terms, {"counters": counters, "reference": reference, "judge": cfg.get("judge")})
+    # Context keys must not collide with data columns (rows carry a `reference` answer).
+    context = {"counters": counters, "reference_model": reference, "judge": cfg.get("judge")}
+    terms = build_terms(cfg.reward.terms, context)
     weights = [t.weight for t in terms]
     # The config itself first (types, unknown keys, batch divisibility), then what it needs from the
     # machine (the vllm package, a GPU), then the real GRPOConfig for this device.
@@ -79,19 +94,43 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     from datasets import Dataset
     from transformers import set_seed
-    from trl import GRPOTrainer
 
+    from r1exp.coldstart import cold_start
+    from r1exp.curriculum import CurriculumCallback, build_curriculum
+    from r1exp.curriculum.sampler import load_state
     from r1exp.data.sources import build_splits
     from r1exp.models import load_model, load_tokenizer, lora_config, resolve_path, weights_hash
-    from r1exp.tracking.callbacks import MetricsCallback, PeriodicEvalCallback, SampleRecorder
+    from r1exp.tracking.callbacks import (
+        CompletionMarker,
+        MetricsCallback,
+        PeriodicEvalCallback,
+        RewardTap,
+        SampleRecorder,
+    )
     from r1exp.tracking.plots import plot_run
+    from r1exp.trainer import R1GRPOTrainer
 
     set_seed(int(cfg.seed))
     train_rows, test_rows = build_splits(cfg.data, cfg.template)
+    for i, row in enumerate(train_rows):
+        # Lets curricula map a completion's reward back to its prompt.
+        row["row_id"] = i
+    curriculum = build_curriculum(cfg.get("curriculum"), train_rows, int(cfg.seed))
+    if curriculum is not None:
+        # The curriculum's own state is restored from the checkpoint; replaying batches would move it.
+        args.ignore_data_skip = True
 
-    # --- model: the run's base, which is also the reference ---
-    model_path = resolve_path(cfg.model)
+    # --- model: the run's base (cold-started when asked), which is also the reference ---
+    base_path = resolve_path(cfg.model)
     revision = cfg.model.get("revision")
+    coldstart_record = None
+    if cfg.get("coldstart") and cfg.coldstart.get("name") not in (None, "none"):
+        check_hardware(cfg)
+        model_path = str(cold_start(cfg, base_path, train_rows, out))
+        coldstart_record = {"kind": cfg.coldstart.name, "from": base_path, "path": model_path}
+        revision = None
+    else:
+        model_path = base_path
     tokenizer = load_tokenizer(model_path, revision)
     _cap_gpu_memory(cfg.hardware.get("max_memory_gb"))
     model = load_model(model_path, str(cfg.model.get("dtype", "auto")), revision)
@@ -103,27 +142,50 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         )
 
     _setup_wandb(cfg, out)
+    tap = RewardTap(terms)
     recorder = SampleRecorder(
         out / "samples.jsonl",
         terms,
         int(cfg.logger.get("samples_every", 0)),
         int(cfg.logger.get("samples_per_step", 0)),
     )
-    metrics = MetricsCallback(
-        out / "metrics.jsonl",
-        cfg.reward.get("accuracy_term"),
-        cfg.reward.get("format_term"),
-        float(cfg.trainer.beta),
-        bool(cfg.logger.get("jsonl", True)),
-        counters,
-    )
-    trainer = GRPOTrainer(
+    tap.listeners.append(recorder)
+    accuracy_term = cfg.reward.get("accuracy_term")
+    if curriculum is not None:
+        if not accuracy_term:
+            raise ConfigError(f"curriculum={cfg.curriculum.name} needs reward.accuracy_term (the pass signal)")
+
+        def feed_curriculum(name, prompts, completions, values, columns):
+            state = columns.get("trainer_state")
+            if name == accuracy_term and columns.get("row_id") is not None:
+                curriculum.observe(columns["row_id"], values, (state.global_step + 1) if state else 0)
+
+        tap.listeners.append(feed_curriculum)
+    guided = bool(cfg.trainer.get("guide_with_reference"))
+    trainer = R1GRPOTrainer(
         model=model,
-        reward_funcs=recorder.wrap(),
+        reward_funcs=tap.wrap(),
         args=args,
         train_dataset=Dataset.from_list(train_rows),
         processing_class=tokenizer,
         peft_config=lora_config(cfg.lora),
+        curriculum=curriculum,
+        guide_template=cfg.template if guided else None,
+        guide_seed=int(cfg.seed),
+    )
+    sources: dict[str, Any] = {"reward_stats": counters}
+    if guided:
+        sources["guided"] = trainer
+    curriculum_cb = CurriculumCallback(curriculum) if curriculum is not None else None
+    if curriculum_cb is not None:
+        sources["curriculum"] = curriculum_cb
+    metrics = MetricsCallback(
+        out / "metrics.jsonl",
+        accuracy_term,
+        cfg.reward.get("format_term"),
+        float(cfg.trainer.beta),
+        bool(cfg.logger.get("jsonl", True)),
+        sources,
     )
     # Our metrics callback runs before wandb's, so wandb logs the same names metrics.jsonl holds.
     from transformers.integrations import WandbCallback
@@ -136,7 +198,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             PeriodicEvalCallback(
                 test_rows[: int(cfg.periodic_eval.prompts)],
                 terms,
-                cfg.reward.get("accuracy_term"),
+                accuracy_term,
                 cfg.reward.get("format_term"),
                 every,
                 int(cfg.periodic_eval.max_new_tokens),
@@ -145,11 +207,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         )
     trainer.add_callback(metrics)
     trainer.add_callback(recorder)
+    if curriculum_cb is not None:
+        trainer.add_callback(curriculum_cb)
+    # Last on_save handler: marks a checkpoint complete once everything in it is written.
+    trainer.add_callback(CompletionMarker())
     if wandb_cb is not None:
         trainer.add_callback(wandb_cb)
     if trainer.ref_model is not None and weights_hash(trainer.ref_model) != reference_hash:
         raise RuntimeError("TRL built a reference model that differs from the base model")
-    if any("reference" in getattr(t.fn, "context_keys", ()) for t in terms):
+    if any("reference_model" in getattr(t.fn, "context_keys", ()) for t in terms):
         reference.bind(trainer)
 
     record = previous or {
@@ -157,6 +223,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "base_hash": reference_hash,
         "reference_hash": reference_hash,
         "reference": "policy with LoRA adapters disabled" if cfg.lora.get("r") else "copy loaded from model.path",
+        "coldstart": coldstart_record,
         "seed": int(cfg.seed),
         "versions": manifest.versions(),
         "git": manifest.git_commit(),
@@ -168,6 +235,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         # Steps after the checkpoint are trained again: drop their rows so no step appears twice.
         jsonl.truncate_after(out / "metrics.jsonl", step)
         jsonl.truncate_after(out / "samples.jsonl", step)
+        if curriculum is not None and load_state(curriculum, ckpt) is None:
+            raise ConfigError(f"{ckpt} has no curriculum state; resume with the curriculum the run started with")
         record["resumes"].append({"from_checkpoint": ckpt.name, "step": step, "git": manifest.git_commit()})
     record["finished"] = False
     manifest.write(out, record)
@@ -177,11 +246,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     record["finished"] = True
     record["final_step"] = trainer.state.global_step
+    if curriculum is not None:
+        record["curriculum"] = curriculum.state_dict().get("changes")
     manifest.write(out, record)
     plots = plot_run(out)
-    if wandb_cb is not None:
-        import wandb
-
-        if wandb.run is not None:
-            wandb.finish()
     return {"run_dir": str(out), "steps": trainer.state.global_step, "plots": [str(p) for p in plots]}

@@ -29,6 +29,8 @@ class CountdownSpec:
     min_target: int = 10
     max_target: int = 100
     ops: str = ALL_OPS
+    # When set, each instance draws its allowed ops from these (mixed easy/hard data for curricula).
+    ops_mix: tuple[str, ...] | None = None
 
     def validate(self) -> None:
         if not 2 <= self.min_numbers <= self.max_numbers <= 6:
@@ -40,8 +42,10 @@ class CountdownSpec:
             raise ConfigError("data.min_value/max_value: need 0 <= min_value <= max_value")
         if self.min_target > self.max_target:
             raise ConfigError("data.min_target/max_target: need min_target <= max_target")
-        if not self.ops or set(self.ops) - set(ALL_OPS) or len(set(self.ops)) != len(self.ops):
-            raise ConfigError(f"data.ops={self.ops!r}: use a subset of '+-*/' without repeats")
+        for ops in (self.ops, *(self.ops_mix or ())):
+            if not ops or set(ops) - set(ALL_OPS) or len(set(ops)) != len(ops):
+                field = "data.ops_mix" if self.ops_mix else "data.ops"
+                raise ConfigError(f"{field}: {ops!r} is not a subset of '+-*/' without repeats")
 
 
 def _combine(a: Fraction, b: Fraction, ops: str):
@@ -107,6 +111,8 @@ def solve(nums: list[int], target: int, ops: str = ALL_OPS) -> str | None:
 
 def _random_expression(rng: random.Random, nums: list[int], ops: str) -> tuple[Fraction, str] | None:
     """Combine the numbers in a random order with random allowed ops; None on division by zero."""
+    from r1exp.rewards.countdown import apply_op
+
     items = [(Fraction(v), str(v)) for v in nums]
     while len(items) > 1:
         i, j = rng.sample(range(len(items)), 2)
@@ -114,7 +120,7 @@ def _random_expression(rng: random.Random, nums: list[int], ops: str) -> tuple[F
         op = rng.choice(ops)
         if op == "/" and vb == 0:
             return None
-        val = {"+": va + vb, "-": va - vb, "*": va * vb, "/": va / vb if vb else va}[op]
+        val = apply_op(va, op, vb)
         items = [it for k, it in enumerate(items) if k not in (i, j)] + [(val, f"({ea} {op} {eb})")]
     return items[0]
 
@@ -152,7 +158,8 @@ def generate(spec: CountdownSpec, n: int, seed: int, exclude: set[tuple] | None 
             )
         k = rng.randint(spec.min_numbers, spec.max_numbers)
         nums = [rng.randint(spec.min_value, spec.max_value) for _ in range(k)]
-        drawn = _random_expression(rng, nums, spec.ops)
+        ops = rng.choice(spec.ops_mix) if spec.ops_mix else spec.ops
+        drawn = _random_expression(rng, nums, ops)
         if drawn is None:
             continue
         value, expr = drawn
@@ -163,7 +170,7 @@ def generate(spec: CountdownSpec, n: int, seed: int, exclude: set[tuple] | None 
         if key in exclude or key in seen:
             continue
         solution = _strip_outer(expr)
-        if not check_answer(solution, nums, target, spec.ops):
+        if not check_answer(solution, nums, target, ops):
             raise AssertionError(f"generated solution does not check: {solution} -> {target}")
         seen.add(key)
         rows.append(
@@ -171,8 +178,8 @@ def generate(spec: CountdownSpec, n: int, seed: int, exclude: set[tuple] | None 
                 "nums": nums,
                 "target": target,
                 "solution": solution,
-                "allowed_ops": spec.ops,
-                "question": question(nums, target, spec.ops),
+                "allowed_ops": ops,
+                "question": question(nums, target, ops),
                 "source": "countdown",
                 "difficulty": k,
             }

@@ -37,6 +37,7 @@ def countdown_source(data: Any) -> tuple[list[dict], list[dict]]:
         min_target=int(data.min_target),
         max_target=int(data.max_target),
         ops=str(data.ops),
+        ops_mix=tuple(str(o) for o in data.ops_mix) if data.get("ops_mix") else None,
     )
     return countdown.splits(spec, int(data.train_size), int(data.test_size), int(data.seed))
 

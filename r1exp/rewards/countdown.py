@@ -8,6 +8,7 @@ unary sign, `**`, implicit multiplication, decimal, or division by zero makes it
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from fractions import Fraction
 from typing import Any
@@ -21,6 +22,14 @@ _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
 
 class _Invalid(Exception):
     pass
+
+
+_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+
+
+def apply_op(a: Fraction, op: str, b: Fraction) -> Fraction:
+    """a op b, exactly; only the chosen operation is evaluated (division by zero raises)."""
+    return _OPS[op](a, b)
 
 
 def tokenize(expr: str) -> list[str]:
@@ -58,7 +67,7 @@ def evaluate(tokens: list[str]) -> tuple[Fraction, list[int]]:
         b, a = values.pop(), values.pop()
         if op == "/" and b == 0:
             raise _Invalid("division by zero")
-        values.append({"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else a}[op])
+        values.append(apply_op(a, op, b))
 
     expect_operand = True
     for tok in tokens:

@@ -16,7 +16,6 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from r1exp.rewards.counters import Counters
 from r1exp.rewards.registry import RewardTerm, total
 from r1exp.tracking import jsonl
 
@@ -65,10 +64,11 @@ class MetricsCallback(TrainerCallback):
         format_term: str | None,
         beta: float,
         write: bool,
-        counters: Counters | None = None,
+        sources: dict[str, Any] | None = None,
     ):
         self.path = Path(path)
-        self.counters = counters
+        # prefix -> object with drain() -> {name: value}, read once per logged step
+        self.sources = sources or {}
         self.accuracy_term = accuracy_term
         self.format_term = format_term
         self.beta = beta
@@ -91,16 +91,42 @@ class MetricsCallback(TrainerCallback):
             row.pop("kl", None)
         if self._step_time is not None:
             row["step_time"] = self._step_time
-        if self.counters is not None:
-            row.update({f"reward_stats/{k}": v for k, v in self.counters.drain().items()})
+        for prefix, source in self.sources.items():
+            row.update({f"{prefix}/{k}": v for k, v in source.drain().items()})
         # Same names into the log dict, for loggers that run after this callback (wandb).
         logs.update({k: v for k, v in row.items() if k not in logs and k != "step"})
         if self.write:
             jsonl.append(self.path, row)
 
 
+class RewardTap:
+    """Wraps reward terms (same names, same values) and shows every call to listeners.
+
+    A listener is `fn(term_name, prompts, completions, values, columns)`; columns include TRL's
+    `trainer_state`. This is how samples and curricula see the rewards the trainer computes.
+    """
+
+    def __init__(self, terms: list[RewardTerm]):
+        self.terms = terms
+        self.listeners: list[Callable] = []
+
+    def wrap(self) -> list[Callable]:
+        return [self._wrap_one(t) for t in self.terms]
+
+    def _wrap_one(self, term: RewardTerm) -> Callable:
+        def fn(prompts, completions, **columns):
+            values = term.fn(prompts, completions, **columns)
+            for listener in self.listeners:
+                listener(term.name, prompts, completions, values, columns)
+            return values
+
+        fn.__name__ = term.name
+        fn.__qualname__ = term.name
+        return fn
+
+
 class SampleRecorder(TrainerCallback):
-    """Wraps reward terms to record their inputs and values; writes samples.jsonl every N steps."""
+    """Listens to the reward tap; writes prompt, completion and per-term rewards every N steps."""
 
     def __init__(self, path: Path, terms: list[RewardTerm], every: int, per_step: int):
         self.path = Path(path)
@@ -109,27 +135,15 @@ class SampleRecorder(TrainerCallback):
         self.per_step = per_step
         self._batches: dict[int, dict[str, Any]] = {}
 
-    def wrap(self) -> list[Callable]:
-        """The reward functions to hand to the trainer (same names, same values)."""
-        return [self._wrap_one(t) for t in self.terms]
-
-    def _wrap_one(self, term: RewardTerm) -> Callable:
-        def fn(prompts, completions, **columns):
-            values = term.fn(prompts, completions, **columns)
-            state = columns.get("trainer_state")
-            if self.every > 0 and state is not None:
-                # Rollouts for step k are generated when global_step is k - 1.
-                step = state.global_step + 1
-                if step % self.every == 0 or step == 1:
-                    batch = self._batches.setdefault(
-                        step, {"prompts": prompts, "completions": completions, "values": {}}
-                    )
-                    batch["values"][term.name] = list(values)
-            return values
-
-        fn.__name__ = term.name
-        fn.__qualname__ = term.name
-        return fn
+    def __call__(self, name, prompts, completions, values, columns) -> None:
+        state = columns.get("trainer_state")
+        if self.every <= 0 or state is None:
+            return
+        # Rollouts for step k are generated when global_step is k - 1.
+        step = state.global_step + 1
+        if step % self.every == 0 or step == 1:
+            batch = self._batches.setdefault(step, {"prompts": prompts, "completions": completions, "values": {}})
+            batch["values"][name] = list(values)
 
     def on_step_end(self, args, state, control, **kwargs):
         batch = self._batches.pop(state.global_step, None)
@@ -191,3 +205,17 @@ class PeriodicEvalCallback(TrainerCallback):
         if self._pending and logs is not None and "loss" in logs:
             logs.update(self._pending)
             self._pending = {}
+
+
+class CompletionMarker(TrainerCallback):
+    """Marks a checkpoint complete after everything in it is written (registered as the last on_save).
+
+    Transformers writes trainer_state.json, rotates old checkpoints, then calls on_save; a kill at any
+    point before this marker leaves a checkpoint that resume will not pick.
+    """
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            from r1exp.tracking.checkpoints import mark_complete
+
+            mark_complete(Path(args.output_dir) / f"checkpoint-{state.global_step}")

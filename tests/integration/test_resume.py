@@ -31,10 +31,10 @@ def _args(run, lora):
     ]
 
 
-def _kill_after_checkpoint(run, lora, tiny_cache, min_ckpt=8, min_logged=10):
+def _kill_after_checkpoint(run, lora, tiny_cache, min_ckpt=8, min_logged=10, extra=()):
     env = {**os.environ, "R1EXP_CACHE": str(tiny_cache), "WANDB_MODE": "offline"}
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "launch.py"), *_args(run, lora)],
+        [sys.executable, str(ROOT / "launch.py"), *_args(run, lora), *extra],
         cwd=run.parent,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -1,0 +1,119 @@
+"""Curriculum, reference-guided groups and cold start on the tiny model, trained for real."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from r1exp.models import load_model, weights_hash
+from r1exp.tracking import jsonl
+from tests.integration.test_resume import _kill_after_checkpoint
+
+pytestmark = pytest.mark.slow
+
+
+def test_curriculum_stage_changes_at_the_configured_step_and_survive_a_resume(launch, tiny_cache, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    extra = ["curriculum=numbers", "curriculum.stages.0.until_step=4", "curriculum.stages.1.until_step=100"]
+    _kill_after_checkpoint(run, "none", tiny_cache, min_ckpt=8, min_logged=10, extra=extra)
+    before = jsonl.read(run / "metrics.jsonl")
+    ckpt_state = json.loads((run / "checkpoints" / "checkpoint-8" / "curriculum_state.json").read_text())
+    assert ckpt_state["stage"] == 1 and ckpt_state["changes"][0]["step"] == 4
+
+    proc = launch(*_resume_args(run, extra))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = jsonl.read(run / "metrics.jsonl")
+    assert [r["step"] for r in rows] == list(range(1, 17))
+    stages = [r["curriculum/stage"] for r in rows]
+    assert stages[:3] == [0, 0, 0] and set(stages[4:]) == {1}, stages  # no reset to stage 0 after resume
+    assert all("curriculum/difficulty" in r for r in rows)
+    assert all(r["curriculum/difficulty"] == 3 for r in rows[:3])
+    assert rows[:8] == before[:8]
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["resumes"] and manifest["curriculum"] == [{"step": 4, "stage": 1, "reason": "step"}]
+
+
+def _resume_args(run, extra):
+    return [
+        "+experiment=smoke",
+        "lora=none",
+        "trainer.max_steps=16",
+        "trainer.save_steps=4",
+        "trainer.save_total_limit=10",
+        "logger.samples_every=2",
+        f"hydra.run.dir={run}",
+        *extra,
+    ]
+
+
+def test_guided_groups_hold_exactly_one_correct_reference(launch, tmp_path):
+    run = tmp_path / "run"
+    proc = launch(
+        "+experiment=smoke",
+        "trainer.guide_with_reference=true",
+        "trainer.max_steps=4",
+        "trainer.max_completion_length=64",
+        "logger.samples_every=1",
+        "logger.samples_per_step=8",
+        f"hydra.run.dir={run}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    samples = jsonl.read(run / "samples.jsonl")
+    by_step = Counter(s["step"] for s in samples)
+    assert by_step == {1: 8, 2: 8, 3: 8, 4: 8}
+    for step in range(1, 5):
+        batch = [s for s in samples if s["step"] == step]
+        for g in range(0, 8, 4):  # num_generations=4: two groups per step
+            group = batch[g : g + 4]
+            assert len({s["prompt"] for s in group}) == 1
+            guided = [s for s in group if s["completion"].endswith("</answer>") and "</think>" in s["completion"]]
+            assert len(guided) == 1 and guided[0] is group[0]
+            assert guided[0]["rewards"]["correct"] == 1.0 and guided[0]["rewards"]["format"] == 1.0
+    rows = jsonl.read(run / "metrics.jsonl")
+    assert all(r["guided/share"] == pytest.approx(0.25) for r in rows)
+    assert all(r["rewards/correct"] >= 0.25 for r in rows)
+
+
+def test_cold_start_lifts_the_format_rate_and_grpo_starts_from_it(launch, tmp_path):
+    run = tmp_path / "run"
+    # Short, regular traces (3 numbers, no wrong attempts) so a 0.2M-parameter model learns the format
+    # in seconds; measured: 300 SFT steps give ~0.9 strict-format rate, the zero model 0.0.
+    short = ["data.max_numbers=3", "trainer.max_completion_length=128"]
+    proc = launch(
+        "+experiment=smoke",
+        "coldstart=solver_traces",
+        "coldstart.max_steps=300",
+        "coldstart.learning_rate=5e-3",
+        "coldstart.rows=256",
+        "coldstart.max_wrong_attempts=0",
+        "trainer.max_steps=3",
+        *short,
+        f"hydra.run.dir={run}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads((run / "manifest.json").read_text())
+    cold = run / "coldstart" / "final"
+    assert manifest["coldstart"]["path"] == str(cold) and manifest["model"]["path"] == str(cold)
+    assert manifest["reference_hash"] == weights_hash(load_model(str(cold), "float32"))
+    assert manifest["reference_hash"] != weights_hash(load_model(manifest["coldstart"]["from"], "float32"))
+    assert len(jsonl.read(run / "metrics.jsonl")) == 3
+
+    rates = {}
+    for name, target in (("cold", [f"cmd.checkpoint={cold}"]), ("zero", ["model=tiny"])):
+        out = tmp_path / f"eval_{name}"
+        proc = launch(
+            "cmd=eval",
+            "+experiment=smoke",
+            *target,
+            *short,
+            "cmd.k=1",
+            "cmd.temperature=0",
+            "cmd.limit=16",
+            f"hydra.run.dir={out}",
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        rates[name] = json.loads((out / "summary.json").read_text())["format_rate"]
+    print(f"strict format rate on held-out prompts: cold start {rates['cold']:.2f}, zero model {rates['zero']:.2f}")
+    assert rates["zero"] <= 0.05
+    assert rates["cold"] >= 0.5
