@@ -282,13 +282,6 @@ class ReferenceModel:
         self._trainer = None
 
     def bind(self, trainer) -> None:
-        from peft import PeftModel
-
-        if not isinstance(trainer.model, PeftModel) and trainer.ref_model is None:
-            raise ConfigError(
-                "the reference model is not in memory (full fine-tune with trainer.beta=0): "
-                "use lora=r8/r16/r64 or trainer.beta>0 for an in-process reference judge"
-            )
         self._trainer = trainer
 
     @property
@@ -300,10 +293,16 @@ class ReferenceModel:
         import contextlib
 
         import torch
+        from peft import PeftModel
 
         if self._trainer is None:
             raise RuntimeError("ReferenceModel.generate called before bind(trainer)")
         trainer = self._trainer
+        if not isinstance(trainer.model, PeftModel) and trainer.ref_model is None:
+            raise ConfigError(
+                "the reference model is not in memory (full fine-tune with trainer.beta=0): "
+                "use lora=r8/r16/r64 or trainer.beta>0 for an in-process reference judge"
+            )
         tokenizer = trainer.processing_class
         policy = trainer.accelerator.unwrap_model(trainer.model)
         if trainer.ref_model is not None:

@@ -1,1 +1,186 @@
-"""Placeholder; filled in by the issue that builds it."""
+"""Math word problems from a local JSONL file or a hub dataset, mapped to rows by config.
+
+One source, `math`, serves MATH-500, GSM8K, CMATH and any file shaped like them: the config names the
+question field, the gold field, and how the gold is read from it (`answer_format`): as is (`field`),
+the text after the last `####` (GSM8K), or the content of the last `\\boxed{}` (a MATH solution). A
+row is `question`, `answer` (the gold as a string), `source` (`data.name`), and when configured
+`difficulty` (an int: MATH's level, CMATH's grade), `solution` (the dataset's worked solution, kept as
+a reference) and extra fields carried as they are.
+
+Every row is checked before training starts: a broken line, a missing field or an empty gold fails
+with the file, the line and the config key to fix. The test split is held out by a seeded shuffle,
+so it is the same for every run with the same seed and file.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+from r1exp.data.sources import source
+from r1exp.errors import ConfigError, DataError
+
+ANSWER_FORMATS = ("field", "after_hashes", "last_boxed")
+
+
+def gold_from(text: str, answer_format: str) -> str | None:
+    """The gold answer read from a field's text, or None when the format finds none."""
+    if answer_format == "after_hashes":
+        _, sep, tail = text.rpartition("####")
+        return tail.strip() if sep else None
+    if answer_format == "last_boxed":
+        from r1exp.rewards.math import last_boxed
+
+        boxed = last_boxed(text)
+        return boxed.strip() if boxed is not None else None
+    return text.strip()
+
+
+def _difficulty(value: Any) -> int | None:
+    """An int difficulty from an int or a label with one number in it ("Level 3")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        numbers = re.findall(r"\d+", value)
+        if len(numbers) == 1:
+            return int(numbers[0])
+    return None
+
+
+def _field(record: dict, key: str, field: str, where: str) -> Any:
+    if field not in record:
+        known = ", ".join(sorted(map(str, record))) or "none"
+        raise DataError(f"{where}: no field {field!r} (data.{key}); the row's fields are: {known}")
+    return record[field]
+
+
+def to_row(record: dict, where: str, data: Any) -> dict:
+    """One record as a row (see the module docstring); `where` names the file and line in errors."""
+    fmt = str(data.get("answer_format", "field"))
+    question = _field(record, "question_field", str(data.question_field), where)
+    if not isinstance(question, str) or not question.strip():
+        raise DataError(f"{where}: field {data.question_field!r} (data.question_field) must be non-empty text")
+    raw = _field(record, "answer_field", str(data.answer_field), where)
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        raw = str(raw)
+    gold = gold_from(raw, fmt) if isinstance(raw, str) else None
+    if not gold:
+        raise DataError(
+            f"{where}: field {data.answer_field!r} (data.answer_field) gives no gold answer with "
+            f"data.answer_format={fmt}; check the field and the format ({', '.join(ANSWER_FORMATS)})"
+        )
+    row = {"question": question, "answer": gold, "source": str(data.name)}
+    if data.get("solution_field"):
+        solution = _field(record, "solution_field", str(data.solution_field), where)
+        row["solution"] = None if solution is None else str(solution)
+    if data.get("difficulty_field"):
+        value = _field(record, "difficulty_field", str(data.difficulty_field), where)
+        level = _difficulty(value)
+        if level is None:
+            raise DataError(
+                f"{where}: field {data.difficulty_field!r} (data.difficulty_field) = {value!r} is not a "
+                "difficulty (an int or a label with one number); set data.difficulty_field=null to drop it"
+            )
+        row["difficulty"] = level
+    for name in data.get("extra_fields") or ():
+        row[str(name)] = _field(record, "extra_fields", str(name), where)
+    return row
+
+
+def read_jsonl(path: Path) -> list[tuple[str, dict]]:
+    """(`file:line`, record) for each non-blank line; a broken line fails with its number."""
+    records = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{where}: not valid JSON ({exc.msg}); fix or remove the line") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{where}: a row must be a JSON object, not {type(record).__name__}")
+            records.append((where, record))
+    return records
+
+
+def read_hub(hub: str, config: str | None, split: str) -> list[tuple[str, dict]]:
+    """Records of a hub dataset split; offline it fails at once with one line (no retries)."""
+    from huggingface_hub import constants
+
+    from r1exp import models
+
+    fix = "point data.path at a local JSONL copy (with data.hub=null)"
+    if constants.HF_HUB_OFFLINE:
+        fix += ", or run once where the hub is reachable to cache it"
+    elif not models.hub_reachable():
+        raise DataError(f"data.hub={hub}: the dataset hub is unreachable; {fix}, or HF_HUB_OFFLINE=1 to use a cache")
+    try:
+        import datasets
+
+        ds = datasets.load_dataset(hub, config, split=split)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"data.hub={hub} (split {split}): cannot load it ({reason}); {fix}") from None
+    return [(f"{hub}[{split}] row {i}", dict(record)) for i, record in enumerate(ds)]
+
+
+def _records(data: Any) -> list[tuple[str, dict]]:
+    path, hub = data.get("path"), data.get("hub")
+    if bool(path) == bool(hub):
+        raise ConfigError(
+            f"data.path={path!r}, data.hub={hub!r}: set exactly one (a local JSONL file or a hub dataset id)"
+        )
+    if hub:
+        return read_hub(str(hub), data.get("hub_config"), str(data.get("hub_split") or "train"))
+    from hydra.utils import to_absolute_path
+
+    file = Path(to_absolute_path(str(Path(str(path)).expanduser())))
+    if not file.is_file():
+        raise DataError(f"data.path={path}: no such file; set R1EXP_DATA_DIR to the folder that holds it, or data.path")
+    return read_jsonl(file)
+
+
+def _size(data: Any, key: str) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"data.{key}={value!r} must be a whole number >= 0 (or null)")
+    return value
+
+
+def split(rows: list[dict], test_size: int, train_size: int | None, seed: int) -> tuple[list[dict], list[dict]]:
+    """Seeded shuffle; the first `test_size` rows are the test split, the next `train_size` (or the rest) train."""
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    test = [rows[i] for i in order[:test_size]]
+    rest = order[test_size:]
+    train = [rows[i] for i in (rest if train_size is None else rest[:train_size])]
+    return train, test
+
+
+@source("math")
+def math_source(data: Any) -> tuple[list[dict], list[dict]]:
+    """Train and test rows of a math dataset (see the module docstring)."""
+    fmt = str(data.get("answer_format", "field"))
+    if fmt not in ANSWER_FORMATS:
+        raise ConfigError(f"data.answer_format={fmt!r} is unknown; one of: {', '.join(ANSWER_FORMATS)}")
+    test_size = _size(data, "test_size") or 0
+    train_size = _size(data, "train_size")
+    rows = [to_row(record, where, data) for where, record in _records(data)]
+    wanted = test_size + (train_size if train_size is not None else 1)
+    if wanted > len(rows):
+        raise ConfigError(
+            f"data.test_size={test_size}, data.train_size={train_size}: the data has {len(rows)} rows; "
+            "lower the sizes (train_size=null takes the rest, and at least one row)"
+        )
+    return split(rows, test_size, train_size, int(data.seed))

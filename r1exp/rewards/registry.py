@@ -77,6 +77,10 @@ def build_terms(terms: Mapping[str, Mapping[str, Any]], context: Mapping[str, An
         for key in getattr(fn, "context_keys", ()):
             if key in context:
                 kwargs[key] = context[key]
+        check = getattr(fn, "check", None)
+        if check is not None:
+            # Lets a reward refuse bad settings (e.g. a judge backend) before any model loads.
+            check(kwargs)
         out.append(
             RewardTerm(
                 name=name,

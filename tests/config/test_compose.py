@@ -29,9 +29,11 @@ def test_the_conf_tree_has_the_designed_groups():
             "qwen7b-instruct",
             "tiny",
         },
-        "data": {"countdown"},
+        "data": {"countdown", "math", "gsm8k", "cmath", "zh_general", "gaokao_mc", "cn_middle_school"},
         "template": {"r1zero_base", "qwen_chat", "answer_only"},
-        "reward": {"countdown"},
+        "reward": {"countdown", "math", "zh_general"},
+        "curriculum": {"none", "numbers", "ops", "adaptive"},
+        "coldstart": {"none", "solver_traces"},
         "lora": {"none", "r8", "r16", "r64"},
         "trainer": {"grpo"},
         "generation": {"hf", "vllm_colocate", "vllm_server"},
@@ -45,19 +47,20 @@ def test_the_conf_tree_has_the_designed_groups():
 
 @pytest.mark.parametrize("group, option", OPTIONS)
 def test_every_option_composes_and_resolves(group, option):
-    prefix = "+" if group == "experiment" else ""
+    # experiment and sweep are optional overlays, appended with "+"
+    prefix = "+" if group in ("experiment", "sweep") else ""
     overrides = [f"{prefix}{group}={option}"]
     if group == "cmd" and option == "score":
         overrides += ["cmd.input=in.jsonl", "cmd.output=out.jsonl"]
     cfg = compose(overrides)
     container = OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
-    assert container[group if group != "experiment" else "model"] is not None
+    assert container[group if not prefix else "model"] is not None
     check_common(cfg)
     terms = build_terms(cfg.reward.terms)
     assert terms and all(t.weight != 0 for t in terms)
-    CountdownSpec(
-        **{k: cfg.data[k] for k in ("min_numbers", "max_numbers", "min_value", "max_value", "min_target", "max_target")}
-    ).validate()
+    if cfg.data.source == "countdown":
+        keys = ("min_numbers", "max_numbers", "min_value", "max_value", "min_target", "max_target")
+        CountdownSpec(**{k: cfg.data[k] for k in keys}).validate()
     lora_config(cfg.lora)
 
 
@@ -121,3 +124,34 @@ def test_cpu_preset_builds_the_real_config_unchanged(tmp_path):
     args = build_grpo_config(cfg, tmp_path, [1.0, 0.1])
     assert args.use_cpu and args.bf16 is False and args.report_to == ["wandb"]
     assert args.warmup_steps == pytest.approx(0.1) and args.logging_steps == 1
+
+
+@pytest.mark.parametrize("experiment", GROUPS["experiment"])
+def test_every_recipe_builds_its_grpo_config(experiment, tmp_path):
+    cfg = compose([f"+experiment={experiment}"])
+    terms = build_terms(cfg.reward.terms)
+    args = build_grpo_config(cfg, tmp_path, [t.weight for t in terms], check_only=True)
+    assert args.max_steps == cfg.trainer.max_steps
+
+
+def test_the_lora_note_recipes_are_one_word_each():
+    math = compose(["+experiment=math_7b_base_lora_3090"])
+    assert (math.model.path, math.data.source, math.reward.name, math.lora.name, math.hardware.name) == (
+        "Qwen/Qwen2.5-7B",
+        "math",
+        "math",
+        "r16",
+        "rtx3090",
+    )
+    assert math.template.name == "r1zero_base" and math.trainer.warmup_steps == 0
+    zh = compose(["+experiment=zh_7b_instruct_lora_3090"])
+    assert (zh.model.path, zh.data.source, zh.reward.name, zh.judge.backend, zh.template.name) == (
+        "Qwen/Qwen2.5-7B-Instruct",
+        "zh_general",
+        "zh_general",
+        "reference",
+        "qwen_chat",
+    )
+    for size in ("0.5b", "1.5b"):
+        assert compose([f"+experiment=math_{size}_base_lora_3090"]).model.name == f"qwen{size}"
+        assert compose([f"+experiment=zh_{size}_instruct_lora_3090"]).model.name == f"qwen{size}-instruct"
