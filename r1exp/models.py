@@ -8,6 +8,7 @@ first use and cached under `model.cache_dir`.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -84,6 +85,16 @@ def build_tiny(spec: TinySpec, cache_dir: str | os.PathLike) -> Path:
     target = Path(cache_dir).expanduser() / f"tiny-qwen2-{spec.key()}"
     if (target / "config.json").exists() and (target / "tokenizer.json").exists():
         return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Several processes (data-parallel ranks, parallel tests) may ask at once: one builds, the rest wait.
+    with open(target.parent / f"{target.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not ((target / "config.json").exists() and (target / "tokenizer.json").exists()):
+            _build_tiny_into(spec, target)
+    return target
+
+
+def _build_tiny_into(spec: TinySpec, target: Path) -> None:
     import torch
     from tokenizers import Regex, Tokenizer, decoders, normalizers, pre_tokenizers
     from tokenizers.models import BPE
@@ -141,20 +152,16 @@ def build_tiny(spec: TinySpec, cache_dir: str | os.PathLike) -> Path:
         eos_token_id=[tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")],
         pad_token_id=tok.pad_token_id,
     )
-    target.parent.mkdir(parents=True, exist_ok=True)
     # Build into a temporary sibling, then rename: a crash never leaves a half-built cache entry.
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
         tok.save_pretrained(tmp)
         model.save_pretrained(tmp)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not (target / "config.json").exists():
-                raise
+        if target.exists():
+            shutil.rmtree(target)  # an incomplete entry left by an older builder
+        os.rename(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def resolve_path(model_cfg: Any) -> str:
@@ -171,11 +178,16 @@ def resolve_path(model_cfg: Any) -> str:
     return str(path)
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else ""
+
+
 def _offline_error(path: str, exc: Exception) -> ModelLoadError:
     return ModelLoadError(
-        f"model.path={path}: cannot load it ({type(exc).__name__}: not a local model directory, not in the "
-        "hub cache, and the model hub is unreachable): download it on a connected machine and pass "
-        "model.path=/local/dir, or use model=tiny for the offline tiny model"
+        f"model.path={path}: cannot load it (not a loadable local model directory, not in the hub cache, and "
+        "the model hub is unreachable): download it on a connected machine and pass model.path=/local/dir, "
+        f"or use model=tiny for the offline tiny model [{type(exc).__name__}: {_first_line(exc)}]"
     )
 
 

@@ -57,6 +57,27 @@ def _setup_wandb(cfg: DictConfig, out: Path) -> None:
     os.environ["WANDB_RESUME"] = "allow"
 
 
+def world() -> tuple[int, int]:
+    """(rank, world size) of this process under torchrun / accelerate launch; (0, 1) otherwise."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def _check_processes(cfg: DictConfig) -> None:
+    """Several processes must agree on one run dir, and on how many of them there are."""
+    _, size = world()
+    expected = cfg.hardware.get("num_processes")
+    if expected is not None and int(expected) != size:
+        raise ConfigError(
+            f"hardware.num_processes={expected} but {size} process(es) were launched; start with "
+            f"accelerate launch --num_processes {expected} (or torchrun --nproc_per_node {expected})"
+        )
+    if size > 1 and not any(o.startswith("hydra.run.dir=") for o in HydraConfig.get().overrides.hydra):
+        raise ConfigError(
+            f"{size} processes need one shared run dir: pass hydra.run.dir=DIR (each process would "
+            "otherwise name its own from the clock)"
+        )
+
+
 def _check_run_options(cfg: DictConfig) -> None:
     limit = cfg.trainer.get("save_total_limit")
     if limit is not None and int(limit) < 2:
@@ -71,8 +92,10 @@ def _check_run_options(cfg: DictConfig) -> None:
 def run(cfg: DictConfig) -> dict[str, Any]:
     # --- checks that need no model ---
     check_common(cfg)
+    _check_processes(cfg)
     _check_run_options(cfg)
     out = run_dir()
+    is_main = world()[0] == 0
     counters = Counters()
     reference = ReferenceModel()
     # Context keys must not collide with data columns (rows carry a `reference` answer).
@@ -230,16 +253,19 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "config": OmegaConf.to_container(cfg, resolve=True),
         "resumes": [],
     }
+    record["world_size"] = world()[1]
     if ckpt is not None:
         step = checkpoint_step(ckpt)
         # Steps after the checkpoint are trained again: drop their rows so no step appears twice.
-        jsonl.truncate_after(out / "metrics.jsonl", step)
-        jsonl.truncate_after(out / "samples.jsonl", step)
+        if is_main:
+            jsonl.truncate_after(out / "metrics.jsonl", step)
+            jsonl.truncate_after(out / "samples.jsonl", step)
         if curriculum is not None and load_state(curriculum, ckpt) is None:
             raise ConfigError(f"{ckpt} has no curriculum state; resume with the curriculum the run started with")
         record["resumes"].append({"from_checkpoint": ckpt.name, "step": step, "git": manifest.git_commit()})
     record["finished"] = False
-    manifest.write(out, record)
+    if is_main:
+        manifest.write(out, record)
 
     trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
     trainer.save_model(str(out / "checkpoints" / "final"))
@@ -248,6 +274,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     record["final_step"] = trainer.state.global_step
     if curriculum is not None:
         record["curriculum"] = curriculum.state_dict().get("changes")
-    manifest.write(out, record)
-    plots = plot_run(out)
+    plots = []
+    if is_main:
+        manifest.write(out, record)
+        plots = plot_run(out)
     return {"run_dir": str(out), "steps": trainer.state.global_step, "plots": [str(p) for p in plots]}

@@ -37,7 +37,7 @@ def test_the_conf_tree_has_the_designed_groups():
         "lora": {"none", "r8", "r16", "r64"},
         "trainer": {"grpo"},
         "generation": {"hf", "vllm_colocate", "vllm_server"},
-        "hardware": {"cpu", "rtx3090", "a100_80g"},
+        "hardware": {"cpu", "rtx3090", "a100_80g", "multi_gpu"},
         "logger": {"none", "jsonl", "wandb"},
         "experiment": {"smoke", "countdown_r1zero_1.5b"},
     }
@@ -114,7 +114,8 @@ def test_grpo_config_validates_for_every_combination(trainer, hardware, generati
         assert args.vllm_mode == cfg.generation.vllm_mode
     assert args.generation_batch_size % args.num_generations == 0
     # every preset trains on the same number of completions per step
-    assert cfg.hardware.per_device_train_batch_size * cfg.hardware.gradient_accumulation_steps == 64
+    processes = cfg.hardware.get("num_processes") or 1
+    assert cfg.hardware.per_device_train_batch_size * cfg.hardware.gradient_accumulation_steps * processes == 64
     if hardware == "cpu":
         assert args.use_cpu and not args.bf16 and not args.gradient_checkpointing
 

@@ -1,0 +1,226 @@
+"""launcher=slurm on a real cluster (tools/slurm-local/start.sh starts one on localhost): a tiny
+two-job sweep, a requeued job that resumes from its checkpoint, and a cancelled job that fails the
+sweep while the other job's results are kept.
+
+Skipped when no Slurm answers; with R1EXP_REQUIRE_SLURM=1 (CI) that is a failure instead. The jobs
+run in pytest's tmp dir, so on a multi-node cluster pass a --basetemp the nodes share.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from r1exp.errors import one_line
+from r1exp.tracking import jsonl
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+# The local cluster has no GPUs and two cores: one core and a little memory per job.
+SLURM = [
+    "launcher=slurm",
+    "hydra.launcher.gpus_per_node=0",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=2",
+    "hydra.launcher.timeout_min=20",
+]
+
+
+def _slurm_problem() -> str | None:
+    """Why Slurm cannot run these tests here, or None when it can."""
+    for tool in ("sinfo", "sbatch", "sacct", "scontrol", "scancel"):
+        if shutil.which(tool) is None:
+            return f"`{tool}` is not on PATH (start a local cluster with tools/slurm-local/start.sh)"
+    try:
+        nodes = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30)
+        acct = subprocess.run(["sacct", "-n", "-X", "-j", "1"], capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired as exc:
+        return f"`{' '.join(exc.cmd)}` did not answer within 30 s"
+    if nodes.returncode != 0:
+        return f"sinfo failed: {one_line(nodes.stderr)}"
+    if not {"idle", "mixed", "allocated"} & set(nodes.stdout.split()):
+        return f"no usable Slurm node (sinfo states: {nodes.stdout.split()})"
+    if acct.returncode != 0:
+        # Without accounting submitit cannot see a job that died, and the multirun hangs forever.
+        return f"Slurm accounting is not available (sacct failed: {one_line(acct.stderr)})"
+    return None
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    problem = _slurm_problem()
+    if problem is None:
+        return
+    if os.environ.get("R1EXP_REQUIRE_SLURM") == "1":
+        pytest.fail(f"R1EXP_REQUIRE_SLURM=1 but {problem}")
+    pytest.skip(f"no Slurm cluster: {problem}")
+
+
+@pytest.fixture
+def sweep(tmp_path, tiny_cache):
+    """Start `launch.py -m ARGS` into tmp_path/sweep in the background; its jobs are cancelled at the end."""
+    started: list[subprocess.Popen] = []
+    sweep_dir = tmp_path / "sweep"
+
+    def start(*args: str) -> subprocess.Popen:
+        env = {**os.environ, "R1EXP_CACHE": str(tiny_cache), "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1"}
+        # Output goes to a file: a pipe nobody reads while the sweep runs could fill up and block it.
+        with (tmp_path / "launch.log").open("w") as log:
+            proc = subprocess.Popen(
+                [sys.executable, str(ROOT / "launch.py"), "-m", *SLURM, *args, f"hydra.sweep.dir={sweep_dir}"],
+                cwd=tmp_path,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        proc.log = tmp_path / "launch.log"
+        started.append(proc)
+        return proc
+
+    start.dir = sweep_dir
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    ids = _slurm_ids(sweep_dir)
+    if ids:
+        subprocess.run(["scancel", *ids], capture_output=True, timeout=30)
+
+
+def _slurm_ids(sweep_dir: Path) -> list[str]:
+    """Slurm ids of a sweep's jobs ("123" for a single job, "124_0", "124_1" for an array)."""
+    pickles = sweep_dir.glob(".submitit/*/*_submitted.pkl")
+    return sorted(p.name.removesuffix("_submitted.pkl") for p in pickles)
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
+    """Wait for the multirun; its exit status and output."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"the multirun did not end within {timeout} s: {proc.log.read_text()[-3000:]}")
+    return proc.returncode, proc.log.read_text()
+
+
+def _wait_for(what: str, ready, proc: subprocess.Popen, timeout: float = 300) -> float:
+    """Poll `ready()` until true; returns the time.monotonic() at which it was seen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            return time.monotonic()
+        if proc.poll() is not None:
+            pytest.fail(f"the multirun ended while waiting for {what}: {proc.log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+def _steps(run: Path) -> list[int]:
+    return [r["step"] for r in jsonl.read(run / "metrics.jsonl")]
+
+
+def _checkpoint_done(run: Path, step: int) -> bool:
+    return (run / "checkpoints" / f"checkpoint-{step}" / "trainer_state.json").exists()
+
+
+def _status(run: Path) -> dict:
+    file = run / "status.json"
+    return json.loads(file.read_text()) if file.exists() else {}
+
+
+def _sacct_states(job_id: str) -> list[str]:
+    """Every state a job went through, requeues included (sacct --duplicates)."""
+    out = subprocess.run(
+        ["sacct", "-n", "-P", "-X", "-D", "-j", job_id, "-o", "State"], capture_output=True, text=True, timeout=30
+    )
+    return out.stdout.split()
+
+
+def test_two_job_sweep_runs_as_a_slurm_array(slurm, sweep):
+    proc = sweep("+experiment=smoke", "trainer.max_steps=4", "trainer.save_steps=2", "seed=1,2")
+    rc, err = _finish(proc)
+    assert rc == 0, err[-3000:]
+
+    ids = _slurm_ids(sweep.dir)
+    assert len(ids) == 2 and all("_" in i for i in ids), ids
+    for job, slurm_id in zip(("0", "1"), ids, strict=True):
+        run = sweep.dir / job
+        assert _steps(run) == [1, 2, 3, 4]
+        assert _checkpoint_done(run, 4) and (run / "checkpoints" / "final").is_dir()
+        assert _status(run)["status"] == "ok"
+        assert _sacct_states(slurm_id) == ["COMPLETED"]
+    assert (sweep.dir / "comparison.md").exists()
+
+
+STEPS = 30
+
+
+def test_requeued_job_resumes_from_its_checkpoint(slurm, sweep):
+    proc = sweep(
+        "+experiment=smoke",
+        "logger=wandb",
+        f"trainer.max_steps={STEPS}",
+        "trainer.save_steps=5",
+        "trainer.save_total_limit=10",
+    )
+    run = sweep.dir / "0"
+    _wait_for("checkpoint-10 and step 12", lambda: _checkpoint_done(run, 10) and max(_steps(run) or [0]) >= 12, proc)
+    before = json.loads((run / "manifest.json").read_text())
+    (job_id,) = _slurm_ids(sweep.dir)
+
+    requeued = time.monotonic()
+    subprocess.run(["scontrol", "requeue", job_id], check=True, capture_output=True, timeout=30)
+    resumed = _wait_for(
+        "the requeued job to resume",
+        lambda: json.loads((run / "manifest.json").read_text()).get("resumes"),
+        proc,
+    )
+    print(f"\nslurm: requeue -> resumed training {resumed - requeued:.1f} s")
+    rc, err = _finish(proc)
+    assert rc == 0, err[-3000:]
+
+    assert _steps(run) == list(range(1, STEPS + 1))
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["resumes"] and manifest["resumes"][0]["step"] >= 10
+    assert manifest["reference_hash"] == before["reference_hash"]
+    assert manifest["finished"] and manifest["final_step"] == STEPS
+    assert _status(run)["status"] == "ok"
+    assert "REQUEUED" in _sacct_states(job_id)
+    # One wandb run: one id file, and every offline run dir (one per attempt) carries that id.
+    (id_file,) = sweep.dir.rglob("wandb_id.txt")
+    run_id = id_file.read_text().strip()
+    attempts = sorted(p.name for p in (run / "wandb").glob("offline-run-*"))
+    assert len(attempts) >= 2 and all(a.endswith(f"-{run_id}") for a in attempts), attempts
+
+
+def test_cancelled_job_fails_the_sweep_and_keeps_the_others(slurm, sweep):
+    # job 0 would train for minutes; job 1 finishes in seconds
+    proc = sweep("+experiment=smoke", "trainer.save_steps=100", "trainer.max_steps=500,12")
+    long_run, short_run = sweep.dir / "0", sweep.dir / "1"
+    _wait_for("job 0 to train", lambda: len(_steps(long_run)) >= 2, proc)
+    ids = _slurm_ids(sweep.dir)
+    cancelled = next(i for i in ids if i.endswith("_0"))
+
+    subprocess.run(["scancel", cancelled], check=True, capture_output=True, timeout=30)
+    start = time.monotonic()
+    rc, err = _finish(proc, timeout=180)
+    took = time.monotonic() - start
+    print(f"\nslurm: scancel -> multirun failed {took:.1f} s")
+
+    assert rc != 0
+    assert took <= 60, f"the multirun noticed the cancelled job only after {took:.0f} s"
+    errors = [ln for ln in err.splitlines() if "r1exp:" in ln and cancelled in ln]
+    assert errors and "CANCELLED" in errors[0], err[-3000:]
+    assert _steps(short_run) == list(range(1, 13))
+    assert _status(short_run)["status"] == "ok"
+    assert _status(long_run)["status"] == "failed" and cancelled in _status(long_run)["error"]
+    report = (sweep.dir / "comparison.md").read_text()
+    assert "did not finish" in report and "0 (failed)" in report, report
