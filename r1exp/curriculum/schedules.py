@@ -24,6 +24,13 @@ def _set_rng_state(rng: random.Random, state: list) -> None:
     rng.setstate((state[0], tuple(state[1]), state[2]))
 
 
+def _mean_difficulty(rows: Sequence[Mapping[str, Any]], batch: Sequence[int]) -> float | None:
+    """Mean `difficulty` of a batch's rows (rows without a numeric one are left out)."""
+    diffs = [rows[i].get("difficulty") for i in batch]
+    diffs = [d for d in diffs if isinstance(d, (int, float))]
+    return sum(diffs) / len(diffs) if diffs else None
+
+
 def _matches(row: Mapping[str, Any], where: Mapping[str, Sequence[Any]]) -> bool:
     return all(row.get(col) in list(allowed) for col, allowed in where.items())
 
@@ -91,10 +98,9 @@ class StagedCurriculum:
 
     def metrics(self) -> dict[str, float]:
         out = {"stage": float(self.stage)}
-        diffs = [self.rows[i].get("difficulty") for i in self._last_batch]
-        diffs = [d for d in diffs if isinstance(d, (int, float))]
-        if diffs:
-            out["difficulty"] = sum(diffs) / len(diffs)
+        difficulty = _mean_difficulty(self.rows, self._last_batch)
+        if difficulty is not None:
+            out["difficulty"] = difficulty
         return out
 
     def state_dict(self) -> dict[str, Any]:
@@ -185,10 +191,9 @@ class AdaptiveCurriculum:
         if self._last_batch:
             in_band = [self.band[0] <= self.pass_rate(i) <= self.band[1] for i in self._last_batch if self.trials[i]]
             out["in_band"] = sum(in_band) / len(self._last_batch)
-            diffs = [self.rows[i].get("difficulty") for i in self._last_batch]
-            diffs = [d for d in diffs if isinstance(d, (int, float))]
-            if diffs:
-                out["difficulty"] = sum(diffs) / len(diffs)
+            difficulty = _mean_difficulty(self.rows, self._last_batch)
+            if difficulty is not None:
+                out["difficulty"] = difficulty
         return out
 
     def state_dict(self) -> dict[str, Any]:

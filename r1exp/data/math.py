@@ -14,12 +14,12 @@ so it is the same for every run with the same seed and file.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from pathlib import Path
 from typing import Any
 
+from r1exp.data.records import read_hub, read_jsonl
 from r1exp.data.sources import source
 from r1exp.errors import ConfigError, DataError
 
@@ -94,45 +94,6 @@ def to_row(record: dict, where: str, data: Any) -> dict:
     return row
 
 
-def read_jsonl(path: Path) -> list[tuple[str, dict]]:
-    """(`file:line`, record) for each non-blank line; a broken line fails with its number."""
-    records = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{where}: not valid JSON ({exc.msg}); fix or remove the line") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{where}: a row must be a JSON object, not {type(record).__name__}")
-            records.append((where, record))
-    return records
-
-
-def read_hub(hub: str, config: str | None, split: str) -> list[tuple[str, dict]]:
-    """Records of a hub dataset split; offline it fails at once with one line (no retries)."""
-    from huggingface_hub import constants
-
-    from r1exp import models
-
-    fix = "point data.path at a local JSONL copy (with data.hub=null)"
-    if constants.HF_HUB_OFFLINE:
-        fix += ", or run once where the hub is reachable to cache it"
-    elif not models.hub_reachable():
-        raise DataError(f"data.hub={hub}: the dataset hub is unreachable; {fix}, or HF_HUB_OFFLINE=1 to use a cache")
-    try:
-        import datasets
-
-        ds = datasets.load_dataset(hub, config, split=split)
-    except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"data.hub={hub} (split {split}): cannot load it ({reason}); {fix}") from None
-    return [(f"{hub}[{split}] row {i}", dict(record)) for i, record in enumerate(ds)]
-
-
 def _records(data: Any) -> list[tuple[str, dict]]:
     path, hub = data.get("path"), data.get("hub")
     if bool(path) == bool(hub):
@@ -140,7 +101,12 @@ def _records(data: Any) -> list[tuple[str, dict]]:
             f"data.path={path!r}, data.hub={hub!r}: set exactly one (a local JSONL file or a hub dataset id)"
         )
     if hub:
-        return read_hub(str(hub), data.get("hub_config"), str(data.get("hub_split") or "train"))
+        from huggingface_hub import constants
+
+        fix = "point data.path at a local JSONL copy (with data.hub=null)"
+        if constants.HF_HUB_OFFLINE:
+            fix += ", or run once where the hub is reachable to cache it"
+        return read_hub(str(hub), str(data.get("hub_split") or "train"), "data.hub", fix, data.get("hub_config"))
     from hydra.utils import to_absolute_path
 
     file = Path(to_absolute_path(str(Path(str(path)).expanduser())))

@@ -11,13 +11,12 @@ field stops the run before training with the file, line and field.
 
 from __future__ import annotations
 
-import json
 import random
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from r1exp.data.records import read_hub, read_jsonl
 from r1exp.data.sources import source
 from r1exp.errors import ConfigError, DataError
 
@@ -107,43 +106,6 @@ def normalize(row: dict, fields: dict[str, str | None], where: str, name: str) -
     return out
 
 
-def _jsonl(path: Path) -> Iterator[tuple[str, dict]]:
-    """(file:line, row) for each non-blank line; the first broken line raises DataError."""
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(
-                    f"{where}: not valid JSON ({exc.msg}, column {exc.colno}); fix or remove the line"
-                ) from None
-            if not isinstance(row, dict):
-                raise DataError(f"{where}: a row must be a JSON object, not {type(row).__name__}")
-            yield where, row
-
-
-def _hub(path: str, split: str) -> Iterator[tuple[str, dict]]:
-    """Rows of a hub dataset (`datasets.load_dataset`); offline, one line saying so."""
-    from r1exp.models import hub_reachable
-
-    if not hub_reachable():
-        raise DataError(
-            f"data.path={path}: a hub dataset id, and the hub is unreachable (offline); download it on a "
-            "connected machine and pass data.path=/path/to/file.jsonl"
-        )
-    from datasets import load_dataset
-
-    try:
-        dataset = load_dataset(path, split=split)
-    except Exception as exc:  # the hub raises many types; the user needs the id, split and reason
-        raise DataError(f"data.path={path} data.hub_split={split}: cannot load it ({type(exc).__name__})") from exc
-    for i, row in enumerate(dataset, start=1):
-        yield f"{path}[{split}]:{i}", dict(row)
-
-
 def read_rows(data: Any) -> list[dict[str, Any]]:
     """Every row of `data.path`, normalized; errors name the file, line and field."""
     fields = _fields(data)
@@ -153,9 +115,15 @@ def read_rows(data: Any) -> list[dict[str, Any]]:
     path = Path(raw).expanduser()
     name = str(data.get("name") or "zh_general")
     if path.is_file():
-        rows_iter = _jsonl(path)
+        rows_iter = read_jsonl(path)
     elif _HUB_ID.fullmatch(raw) and not raw.endswith((".jsonl", ".json")):
-        rows_iter = _hub(raw, str(data.get("hub_split") or "train"))
+        rows_iter = read_hub(
+            raw,
+            str(data.get("hub_split") or "train"),
+            "data.path",
+            "data.path is not a file, so it was read as a hub dataset id: download the data on a connected "
+            "machine and pass data.path=/path/to/file.jsonl",
+        )
     else:
         raise DataError(
             f"data.path={raw}: no such file; pass data.path=/path/to/file.jsonl (presets read $R1EXP_DATA_DIR)"

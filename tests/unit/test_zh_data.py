@@ -148,5 +148,5 @@ def test_missing_file_and_offline_hub_id_fail_with_one_line(tmp_path, monkeypatc
         load(["data=zh_general", f"data.path={tmp_path / 'nope.jsonl'}"])
     # Never touch the network here: the hub is reported unreachable.
     monkeypatch.setattr(r1exp.models, "hub_reachable", lambda *a, **k: False)
-    with pytest.raises(DataError, match=r"data.path=someone/zh-qa: a hub dataset id.*offline"):
+    with pytest.raises(DataError, match=r"data.path=someone/zh-qa: .*unreachable \(offline\).*hub dataset id"):
         load(["data=zh_general", "data.path=someone/zh-qa"])
