@@ -32,7 +32,11 @@ def plot_run(run_dir: Path) -> list[Path]:
     out_dir = Path(run_dir) / "plots"
     out_dir.mkdir(exist_ok=True)
     written = []
+    terms = sorted({k for r in rows for k in r if k.startswith("rewards/")})
     for name, title, series in PANELS:
+        if name == "reward.png":
+            # Each reward term too: what moves is often one term, not the total.
+            series = [*series, *[(k, k.removeprefix("rewards/")) for k in terms]]
         fig, ax = plt.subplots(figsize=(6, 3.5))
         drawn = False
         for key, label in series:
