@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from r1exp.rewards.parsing import last_answer, scored_text
-from r1exp.rewards.registry import RewardTerm, total
+from r1exp.rewards.registry import RewardTerm, score_batch
 
 
 @dataclass
@@ -136,10 +136,10 @@ def score_samples(rows: Sequence[dict], samples: Sequence[Sample], terms: list[R
     keys = sorted({k for r in rows for k in r} - {"prompt"})
     columns = {k: [rows[s.prompt_index].get(k) for s in samples] for k in keys}
     columns["completion_ids"] = [s.token_ids for s in samples]
-    per_term = {t.name: t.fn(prompts, completions, **columns) for t in terms}
     out = []
-    for i, s in enumerate(samples):
-        values = {name: vals[i] for name, vals in per_term.items()}
+    for i, (s, (values, reward)) in enumerate(
+        zip(samples, score_batch(prompts, completions, columns, terms), strict=True)
+    ):
         row = {k: rows[s.prompt_index].get(k) for k in keys if k != "completion_ids"}
         row.update(
             prompt=prompts[i],
@@ -149,7 +149,7 @@ def score_samples(rows: Sequence[dict], samples: Sequence[Sample], terms: list[R
             truncated=s.truncated,
             answer_text=last_answer(scored_text(prompts[i], s.completion)),
             rewards=values,
-            reward=total(values, terms),
+            reward=reward,
         )
         out.append(row)
     return out

@@ -304,7 +304,6 @@ class ReferenceModel:
         """Greedy completions of plain-text prompts by the reference weights."""
         import contextlib
 
-        import torch
         from peft import PeftModel
 
         if self._trainer is None:
@@ -321,21 +320,15 @@ class ReferenceModel:
             model, ctx = trainer.accelerator.unwrap_model(trainer.ref_model), contextlib.nullcontext()
         else:
             model, ctx = policy, policy.disable_adapter()
+        from r1exp.evaluation import generate_hf
+
         was_training = model.training
-        model.eval()
-        outputs: list[str] = []
         try:
-            with ctx, torch.no_grad():
-                for start in range(0, len(prompts), batch_size):
-                    chunk = prompts[start : start + batch_size]
-                    enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
-                    enc = {k: v.to(model.device) for k, v in enc.items()}
-                    out = model.generate(
-                        **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id
-                    )
-                    new = out[:, enc["input_ids"].shape[1] :]
-                    outputs.extend(tokenizer.batch_decode(new, skip_special_tokens=True))
+            with ctx:
+                samples = generate_hf(
+                    model, tokenizer, prompts, 1, max_new_tokens, 0.0, batch_size=batch_size, progress=False
+                )
         finally:
             if was_training:
                 model.train()
-        return outputs
+        return [s.completion for s in samples]

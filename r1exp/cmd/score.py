@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from r1exp.config import check_common
 from r1exp.errors import ConfigError, DataError
-from r1exp.rewards import build_terms, total
+from r1exp.rewards import build_terms, score_batch
 from r1exp.rewards.counters import Counters
 from r1exp.tracking.jsonl import write_atomic
 
@@ -57,12 +57,8 @@ def score_rows(rows: list[dict], terms, tokenizer=None) -> list[dict]:
         columns["completion_ids"] = [
             tokenizer(c if isinstance(c, str) else "", add_special_tokens=False)["input_ids"] for c in completions
         ]
-    per_term = {t.name: t.fn(prompts, completions, **columns) for t in terms}
-    out = []
-    for i, row in enumerate(rows):
-        values = {name: vals[i] for name, vals in per_term.items()}
-        out.append({**row, "rewards": values, "reward": total(values, terms)})
-    return out
+    scored = score_batch(prompts, completions, columns, terms)
+    return [{**row, "rewards": values, "reward": reward} for row, (values, reward) in zip(rows, scored, strict=True)]
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:

@@ -102,3 +102,15 @@ def total(values: Mapping[str, float | None], terms: list[RewardTerm]) -> float 
     if not applicable:
         return None
     return float(sum(w * v for w, v in applicable))
+
+
+def score_batch(
+    prompts: list, completions: list, columns: Mapping[str, list], terms: list[RewardTerm]
+) -> list[tuple[dict[str, float | None], float | None]]:
+    """Every term over the whole batch at once (as the trainer calls them); per row (values, total)."""
+    per_term = {t.name: t.fn(prompts, completions, **columns) for t in terms}
+    out = []
+    for i in range(len(completions)):
+        values = {name: vals[i] for name, vals in per_term.items()}
+        out.append((values, total(values, terms)))
+    return out
