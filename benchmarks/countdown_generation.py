@@ -13,7 +13,7 @@ import argparse
 import random
 import time
 
-from r1exp.data.countdown import CountdownSpec, generate, solve
+from r1exp.tasks.countdown.data import CountdownSpec, generate, solve
 
 
 def rejection(spec: CountdownSpec, n: int, seed: int) -> int:

@@ -12,9 +12,9 @@ import argparse
 import random
 import time
 
-from r1exp.data.countdown import CountdownSpec, generate
-from r1exp.rewards import REWARDS
-from r1exp.rewards.math import close_pools
+from r1exp.tasks import REWARDS
+from r1exp.tasks.countdown.data import CountdownSpec, generate
+from r1exp.tasks.math.reward import close_pools
 
 PROMPT = "User: ...\nAssistant: Let me solve this step by step.\n<think>"
 

@@ -11,10 +11,10 @@ import random
 from pathlib import Path
 from typing import Any
 
-from r1exp.data.traces import reference_parts, render_reference
+from r1exp.common.templates import render_reference
 from r1exp.errors import ConfigError
-
-COMPLETE = "r1exp_complete"
+from r1exp.tasks import reference_parts
+from r1exp.tracking.checkpoints import MARKER
 
 
 def trace_rows(rows: list[dict], template: Any, n: int, seed: int, max_wrong: int) -> list[dict]:
@@ -38,7 +38,7 @@ def trace_rows(rows: list[dict], template: Any, n: int, seed: int, max_wrong: in
 def cold_start(cfg: Any, base_path: str, train_rows: list[dict], out_dir: Path) -> Path:
     """Run SFT once (reused on resume) and return the directory of the cold-started model."""
     final = Path(out_dir) / "coldstart" / "final"
-    if (final / COMPLETE).exists():
+    if (final / MARKER).exists():
         return final
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -70,5 +70,5 @@ def cold_start(cfg: Any, base_path: str, train_rows: list[dict], out_dir: Path) 
     trainer.train()
     trainer.save_model(str(final))
     tokenizer.save_pretrained(str(final))
-    (final / COMPLETE).write_text("sft finished\n")
+    (final / MARKER).write_text("sft finished\n")
     return final

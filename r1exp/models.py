@@ -19,13 +19,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from r1exp.common import hub
+from r1exp.common.arith import question
 from r1exp.errors import ConfigError, ModelLoadError
 
 # Bump when the tiny builder changes, so cached builds are not reused.
 TINY_BUILDER_VERSION = 1
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TAG_TOKENS = ["<think>", "</think>", "<answer>", "</answer>"]
-DEFAULT_CACHE = "~/.cache/r1exp"
+DEFAULT_CACHE = hub.DEFAULT_CACHE
 CHATML_TEMPLATE = (
     "{%- for message in messages %}"
     "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
@@ -57,8 +59,6 @@ class TinySpec:
 
 def _tokenizer_corpus(seed: int) -> list[str]:
     """Deterministic text like what the tiny model will see: prompts, equations, tags, words."""
-    from r1exp.data.countdown import question
-
     rng = random.Random(seed)
     words = (
         "A conversation between User and Assistant . The user asks a question , and the Assistant "
@@ -191,29 +191,12 @@ def _offline_error(path: str, exc: Exception) -> ModelLoadError:
     )
 
 
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the model hub answers a TCP connect (offline machines fail fast instead of retrying)."""
-    import socket
-    from urllib.parse import urlparse
-
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
-        return False
-    url = urlparse(constants.ENDPOINT)
-    try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _from_pretrained(loader: Any, path: str, **kwargs: Any):
     """Local directory or hub cache first; the hub only when it is reachable."""
     try:
         return loader.from_pretrained(path, local_files_only=True, **kwargs)
     except (OSError, ValueError) as exc:
-        if Path(path).exists() or not hub_reachable():
+        if Path(path).exists() or not hub.hub_reachable():
             raise _offline_error(path, exc) from exc
     try:
         return loader.from_pretrained(path, **kwargs)
@@ -320,7 +303,7 @@ class ReferenceModel:
             model, ctx = trainer.accelerator.unwrap_model(trainer.ref_model), contextlib.nullcontext()
         else:
             model, ctx = policy, policy.disable_adapter()
-        from r1exp.evaluation import generate_hf
+        from r1exp.generation import generate_hf
 
         was_training = model.training
         try:

@@ -13,8 +13,9 @@ from typing import Any
 
 from trl import GRPOTrainer
 
+from r1exp.common.templates import render_reference
 from r1exp.curriculum import CurriculumSampler
-from r1exp.data.traces import reference_parts, render_reference
+from r1exp.tasks import reference_parts
 
 
 class R1GRPOTrainer(GRPOTrainer):

@@ -197,7 +197,7 @@ def plot_comparison(runs: list[Run], path: Path) -> Path:
 
 def write_report(runs: list[Run], out_dir: Path) -> dict[str, Path]:
     """comparison.md, comparison.csv and comparison.png in `out_dir`."""
-    from r1exp.tracking.jsonl import write_atomic
+    from r1exp.common.jsonl import write_atomic
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

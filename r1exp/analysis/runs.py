@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
+from r1exp.common import jsonl
 from r1exp.errors import ConfigError
-from r1exp.tracking import jsonl
 
 STATUS_FILE = "status.json"
 

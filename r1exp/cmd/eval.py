@@ -15,13 +15,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
+from r1exp.common.jsonl import write_atomic
 from r1exp.config import check_common
 from r1exp.errors import ConfigError
 from r1exp.grpo_args import require_vllm
-from r1exp.rewards import build_terms
 from r1exp.rewards.counters import Counters
+from r1exp.tasks import build_terms
 from r1exp.tracking import manifest
-from r1exp.tracking.jsonl import write_atomic
 
 
 def resolve_checkpoint(checkpoint: str | None) -> Path | None:
@@ -70,8 +70,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     checkpoint = resolve_checkpoint(ecfg.checkpoint)
     out = Path(HydraConfig.get().runtime.output_dir)
 
-    from r1exp.data.sources import build_splits
-    from r1exp.evaluation import generate_hf, generate_vllm, score_samples, summarize
+    from r1exp.evaluation import score_samples, summarize
+    from r1exp.generation import generate_hf, generate_vllm
+    from r1exp.tasks import build_splits
 
     train_rows, test_rows = build_splits(cfg.data, cfg.template)
     rows = test_rows if ecfg.split == "test" else train_rows

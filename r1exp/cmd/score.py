@@ -15,36 +15,28 @@ from typing import Any
 from hydra.utils import to_absolute_path
 from omegaconf import DictConfig
 
+from r1exp.common import jsonl
 from r1exp.config import check_common
 from r1exp.errors import ConfigError, DataError
-from r1exp.rewards import build_terms, score_batch
+from r1exp.rewards import score_batch
 from r1exp.rewards.counters import Counters
-from r1exp.tracking.jsonl import write_atomic
+from r1exp.tasks import build_terms
 
 REQUIRED = ("prompt", "completion")
 
 
 def read_rows(path: Path) -> tuple[list[tuple[int, dict]], list[str]]:
-    """Rows with their line numbers, and one message per malformed line."""
-    rows, problems = [], []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(f"{path}:{lineno}: not valid JSON ({exc.msg}); row skipped")
-                continue
-            if not isinstance(row, dict):
-                problems.append(f"{path}:{lineno}: a row must be a JSON object; row skipped")
-                continue
-            missing = [k for k in REQUIRED if k not in row]
-            if missing:
-                problems.append(f"{path}:{lineno}: missing field {', '.join(missing)}; row skipped")
-                continue
+    """Rows with their line numbers, and one message per malformed line (the row is skipped)."""
+    numbered, bad = jsonl.read_numbered(path)
+    problems = [(lineno, problem) for lineno, problem in bad]
+    rows = []
+    for lineno, row in numbered:
+        missing = [k for k in REQUIRED if k not in row]
+        if missing:
+            problems.append((lineno, f"missing field {', '.join(missing)}"))
+        else:
             rows.append((lineno, row))
-    return rows, problems
+    return rows, [f"{path}:{lineno}: {problem}; row skipped" for lineno, problem in sorted(problems)]
 
 
 def score_rows(rows: list[dict], terms, tokenizer=None) -> list[dict]:
@@ -83,7 +75,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         print(f"r1exp: score: {msg}", file=sys.stderr)
     scored = score_rows([r for _, r in numbered], terms, tokenizer) if numbered else []
     dst.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(dst, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored))
+    jsonl.write_atomic(dst, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored))
     means = {}
     for t in terms:
         vals = [r["rewards"][t.name] for r in scored if r["rewards"][t.name] is not None]

@@ -19,13 +19,14 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from r1exp.common import jsonl
 from r1exp.config import check_common, check_hardware
 from r1exp.errors import ConfigError
 from r1exp.grpo_args import build_grpo_config, require_vllm
 from r1exp.models import ReferenceModel
-from r1exp.rewards import build_terms
 from r1exp.rewards.counters import Counters
-from r1exp.tracking import jsonl, manifest
+from r1exp.tasks import build_terms
+from r1exp.tracking import manifest
 from r1exp.tracking.checkpoints import checkpoint_step, last_checkpoint
 
 
@@ -121,8 +122,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from r1exp.coldstart import cold_start
     from r1exp.curriculum import CurriculumCallback, build_curriculum
     from r1exp.curriculum.sampler import load_state
-    from r1exp.data.sources import build_splits
     from r1exp.models import load_model, load_tokenizer, lora_config, resolve_path, weights_hash
+    from r1exp.tasks import build_splits
     from r1exp.tracking.callbacks import (
         CompletionMarker,
         MetricsCallback,

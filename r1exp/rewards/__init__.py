@@ -1,9 +1,8 @@
-"""Reward functions in TRL's shape, a registry of them, and the composition of weighted terms.
+"""Task-independent reward terms (format, length, sanity, counters) and the reward machinery.
 
-Importing this package registers every built-in reward.
+The table of reward names lives in `r1exp.tasks`; importing this package registers nothing.
 """
 
-from r1exp.rewards import countdown, format, judge, length, math, sanity  # noqa: F401  (registration side effect)
-from r1exp.rewards.registry import REWARDS, RewardTerm, build_terms, register, score_batch, total
+from r1exp.rewards.base import RewardTerm, score_batch, total
 
-__all__ = ["REWARDS", "RewardTerm", "build_terms", "register", "score_batch", "total"]
+__all__ = ["RewardTerm", "score_batch", "total"]

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 from r1exp.errors import ConfigError
-from r1exp.rewards.registry import register
 
 
 def _exponential(x: float, k: float = 3.0, **_: Any) -> float:
@@ -47,7 +46,6 @@ def length_score(n_tokens: int, max_length: int, shape: str = "linear", **params
     return float(SHAPES[shape](x, **params))
 
 
-@register("length")
 def length(
     prompts: list,
     completions: list,

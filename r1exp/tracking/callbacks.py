@@ -16,8 +16,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from r1exp.rewards.registry import RewardTerm, total
-from r1exp.tracking import jsonl
+from r1exp.common import jsonl
+from r1exp.rewards.base import RewardTerm, total
 
 RENAMES = {
     "reward": "reward",
@@ -182,7 +182,8 @@ class PeriodicEvalCallback(TrainerCallback):
     def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
         if self.every <= 0 or state.global_step % self.every or model is None:
             return
-        from r1exp.evaluation import generate_hf, score_samples, summarize
+        from r1exp.evaluation import score_samples, summarize
+        from r1exp.generation import generate_hf
 
         was_training = model.training
         samples = generate_hf(

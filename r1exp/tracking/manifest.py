@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from r1exp.tracking.jsonl import write_atomic
+from r1exp.common.jsonl import write_atomic
 
 PACKAGES = ("r1exp", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "hydra-core", "omegaconf")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from r1exp.tracking import jsonl
+from r1exp.common import jsonl
 
 # (file name, title, [(metric key, label)])
 PANELS = [

@@ -7,10 +7,10 @@ import pytest
 from omegaconf import OmegaConf
 
 from r1exp.config import check_common
-from r1exp.data.countdown import CountdownSpec
 from r1exp.grpo_args import build_grpo_config
 from r1exp.models import lora_config
-from r1exp.rewards import build_terms
+from r1exp.tasks import build_terms
+from r1exp.tasks.countdown.data import CountdownSpec
 from tests.conftest import compose, groups
 
 GROUPS = groups()

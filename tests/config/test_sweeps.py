@@ -6,7 +6,7 @@ from hydra import initialize_config_dir
 from omegaconf import OmegaConf
 
 from r1exp.grpo_args import build_grpo_config
-from r1exp.rewards import build_terms
+from r1exp.tasks import build_terms
 from tests.conftest import CONF, ROOT, groups
 
 SWEEPS = sorted(p.stem for p in (ROOT / "sweeps").glob("*.yaml"))

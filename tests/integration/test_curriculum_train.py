@@ -5,8 +5,8 @@ from collections import Counter
 
 import pytest
 
+from r1exp.common import jsonl
 from r1exp.models import load_model, weights_hash
-from r1exp.tracking import jsonl
 from tests.integration.test_resume import _kill_after_checkpoint
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from r1exp.tracking import jsonl
+from r1exp.common import jsonl
 
 pytestmark = pytest.mark.slow
 

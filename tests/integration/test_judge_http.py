@@ -19,9 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from r1exp.common import jsonl
 from r1exp.rewards.counters import Counters
-from r1exp.rewards.judge import judge_answer, judge_reasoning
-from r1exp.tracking import jsonl
+from r1exp.tasks.zh_general.judge import judge_answer, judge_reasoning
 from tests.conftest import compose
 
 pytestmark = pytest.mark.slow

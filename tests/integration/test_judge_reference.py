@@ -10,9 +10,9 @@ import json
 
 import pytest
 
+from r1exp.common import jsonl
 from r1exp.models import load_model, load_tokenizer
-from r1exp.rewards.judge import fill
-from r1exp.tracking import jsonl
+from r1exp.tasks.zh_general.judge import fill
 from tests.integration.test_judge_http import write_questions
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from r1exp.tracking import jsonl
+from r1exp.common import jsonl
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,7 @@ stays flat with lr = 0 (same seed, same data, same sampling)."""
 
 import pytest
 
-from r1exp.tracking import jsonl
+from r1exp.common import jsonl
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from r1exp.tracking import jsonl
+from r1exp.common import jsonl
 from tests.conftest import ROOT, error_lines
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from r1exp.tracking import jsonl
+from r1exp.common import jsonl
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from r1exp.common import jsonl
 from r1exp.errors import one_line
-from r1exp.tracking import jsonl
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow

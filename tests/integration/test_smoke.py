@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from r1exp.common import jsonl
 from r1exp.models import load_model, weights_hash
-from r1exp.tracking import jsonl
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 import json
 
-from r1exp.tracking import jsonl
+from r1exp.common import jsonl
 from r1exp.tracking.checkpoints import MARKER, checkpoint_step, last_checkpoint, mark_complete
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from r1exp.data.countdown import CountdownSpec, generate, row_key, solve, splits
 from r1exp.errors import ConfigError
-from r1exp.rewards.countdown import check_answer
+from r1exp.tasks.countdown.data import CountdownSpec, generate, row_key, solve, splits
+from r1exp.tasks.countdown.reward import check_answer
 
 
 def test_every_instance_is_solvable_and_its_solution_checks():

@@ -2,10 +2,11 @@
 
 import pytest
 
-from r1exp.rewards import REWARDS, build_terms, total
-from r1exp.rewards.countdown import check_answer
+from r1exp.common.answers import last_answer, scored_text
+from r1exp.rewards import total
 from r1exp.rewards.format import is_strictly_formatted, soft_format_score
-from r1exp.rewards.parsing import last_answer, scored_text
+from r1exp.tasks import REWARDS, build_terms
+from r1exp.tasks.countdown.reward import check_answer
 
 THINK_PROMPT = "User: ...\nAssistant: Let me solve this step by step.\n<think>"
 NUMS, TARGET = [48, 7, 45, 5], 91  # 48 + 45 - 7 + 5 = 91

@@ -7,9 +7,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from r1exp.curriculum import AdaptiveCurriculum, CurriculumSampler, StagedCurriculum, build_curriculum
-from r1exp.data.countdown import CountdownSpec, generate
 from r1exp.errors import ConfigError
-from r1exp.rewards.countdown import check_answer
+from r1exp.tasks.countdown.data import CountdownSpec, generate
+from r1exp.tasks.countdown.reward import check_answer
 from tests.conftest import CONF
 
 ROWS = generate(CountdownSpec(min_numbers=3, max_numbers=4), 200, seed=0)

@@ -4,9 +4,9 @@ backend driven by a fake reference model."""
 import pytest
 
 from r1exp.errors import ConfigError
-from r1exp.rewards import REWARDS, build_terms
 from r1exp.rewards.counters import Counters
-from r1exp.rewards.judge import (
+from r1exp.tasks import REWARDS, build_terms
+from r1exp.tasks.zh_general.judge import (
     answer_text,
     check,
     clip,

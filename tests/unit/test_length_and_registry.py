@@ -5,8 +5,9 @@ import math
 import pytest
 
 from r1exp.errors import ConfigError
-from r1exp.rewards import REWARDS, build_terms, register, total
+from r1exp.rewards import total
 from r1exp.rewards.length import SHAPES, length_score
+from r1exp.tasks import REWARDS, build_terms
 
 
 @pytest.mark.parametrize(
@@ -54,7 +55,7 @@ def test_unknown_shape_is_a_config_error():
 
 def test_registry_refuses_duplicate_names():
     with pytest.raises(ValueError, match="already registered"):
-        register("strict_format")(lambda prompts, completions, **_: [])
+        REWARDS.register("strict_format")(lambda prompts, completions, **_: [])
 
 
 def test_build_terms_names_functions_after_terms_and_binds_kwargs():
@@ -95,7 +96,7 @@ def test_context_is_bound_only_into_rewards_that_ask_for_it():
 
     seen = {}
 
-    @register("test_context_probe")
+    @REWARDS.register("test_context_probe")
     def probe(prompts, completions, counters=None, **_):
         seen["counters"] = counters
         counters.add("calls", len(completions))

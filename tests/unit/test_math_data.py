@@ -7,11 +7,11 @@ import time
 import pytest
 from omegaconf import OmegaConf
 
-from r1exp.data.math import gold_from
-from r1exp.data.sources import build_splits
 from r1exp.errors import ConfigError, DataError
 from r1exp.rewards.counters import Counters
-from r1exp.rewards.math import math_correct
+from r1exp.tasks import build_splits
+from r1exp.tasks.math.data import gold_from
+from r1exp.tasks.math.reward import math_correct
 from tests.conftest import compose
 
 BASE = ["data.test_size=2", "data.seed=0"]
@@ -266,10 +266,10 @@ def test_an_explicit_empty_train_split_is_allowed(tmp_path):
 def test_a_hub_dataset_offline_fails_at_once_with_one_line(tmp_path, monkeypatch):
     from huggingface_hub import constants
 
-    from r1exp import models
+    from r1exp.common import hub
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(models, "hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=3.0: False)
     data, _ = _data(tmp_path, ROWS, path=None, hub="HuggingFaceH4/MATH-500", hub_split="test")
     start = time.monotonic()
     with pytest.raises(DataError) as err:
@@ -283,10 +283,10 @@ def test_a_hub_style_dataset_maps_like_a_file(tmp_path, monkeypatch):
     """`data.hub` goes through datasets.load_dataset; a local dataset folder stands in for the hub here."""
     from huggingface_hub import constants
 
-    from r1exp import models
+    from r1exp.common import hub
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(models, "hub_reachable", lambda timeout=3.0: True)
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=3.0: True)
     folder = tmp_path / "hub"
     folder.mkdir()
     (folder / "test.jsonl").write_text("".join(json.dumps({**r, "level": "Level 2"}) + "\n" for r in ROWS))

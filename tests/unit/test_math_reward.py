@@ -8,10 +8,12 @@ import time
 
 import pytest
 
+from r1exp.common.answers import last_boxed
 from r1exp.errors import ConfigError
-from r1exp.rewards import REWARDS, build_terms, total
+from r1exp.rewards import total
 from r1exp.rewards.counters import Counters
-from r1exp.rewards.math import OK, TIMEOUT, VerifierPool, extract_prediction, last_boxed, math_correct
+from r1exp.tasks import REWARDS, build_terms
+from r1exp.tasks.math.reward import OK, TIMEOUT, VerifierPool, extract_prediction, math_correct
 
 THINK_PROMPT = "User: ...\nAssistant: Let me solve this step by step.\n<think>"
 # One pool for the whole module (two workers, the default bound), so tests do not restart workers.

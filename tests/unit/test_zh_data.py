@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-import r1exp.models
-from r1exp.data.sources import build_splits
+import r1exp.common.hub
 from r1exp.errors import ConfigError, DataError
+from r1exp.tasks import build_splits
 from tests.conftest import compose
 
 
@@ -147,6 +147,6 @@ def test_missing_file_and_offline_hub_id_fail_with_one_line(tmp_path, monkeypatc
     with pytest.raises(DataError, match="no such file"):
         load(["data=zh_general", f"data.path={tmp_path / 'nope.jsonl'}"])
     # Never touch the network here: the hub is reported unreachable.
-    monkeypatch.setattr(r1exp.models, "hub_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(r1exp.common.hub, "hub_reachable", lambda *a, **k: False)
     with pytest.raises(DataError, match=r"data.path=someone/zh-qa: .*unreachable \(offline\).*hub dataset id"):
         load(["data=zh_general", "data.path=someone/zh-qa"])

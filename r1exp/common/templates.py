@@ -1,4 +1,5 @@
-"""Prompt templates: wrap a task's question into the text (or chat messages) the model sees."""
+"""Prompt templates: wrap a task's question into the text (or chat messages) the model sees, and a
+worked solution into the completion a model following the template would write."""
 
 from __future__ import annotations
 
@@ -15,3 +16,11 @@ def render(template: Any, question: str, answer_example: str = "") -> str | list
         messages.append({"role": "system", "content": template.system})
     messages.append({"role": "user", "content": text})
     return messages
+
+
+def render_reference(template: Any, think: str, answer: str) -> str:
+    """The completion text a model following `template` would produce for this solution.
+
+    The r1zero_base prompt already opened <think>, so its completion starts inside the block.
+    """
+    return template.guide.replace("{think}", think).replace("{answer}", answer)

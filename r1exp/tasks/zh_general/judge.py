@@ -37,16 +37,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from r1exp.common.answers import as_text, last_answer, scored_text
+from r1exp.common.hub import DEFAULT_CACHE
 from r1exp.errors import ConfigError
 from r1exp.rewards.counters import Counters
-from r1exp.rewards.parsing import as_text, last_answer, scored_text
-from r1exp.rewards.registry import register
 
 BACKENDS = ("openai", "reference")
 # The placeholders each prompt template must hold; each becomes a quoted block.
 PLACEHOLDERS = {"answer": ("question", "reference", "answer"), "reasoning": ("question", "reasoning")}
 CONTEXT_KEYS = ("counters", "judge", "reference_model")
-DEFAULT_CACHE = "~/.cache/r1exp"
 _SCORE_LINE = re.compile(r"SCORE\s*:\s*(\d{1,3}(?:\.\d{1,12})?|\.\d{1,12})", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _MAX_SCORE_LINE = 64
@@ -478,7 +477,6 @@ def _column(values: list | None, n: int) -> list:
     return list(values) if values is not None else [None] * n
 
 
-@register("judge_answer")
 def judge_answer(
     prompts: list,
     completions: list,
@@ -512,7 +510,6 @@ def judge_answer(
     return out
 
 
-@register("judge_reasoning")
 def judge_reasoning(
     prompts: list,
     completions: list,

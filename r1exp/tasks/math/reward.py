@@ -31,11 +31,9 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from r1exp.common.answers import MAX_ANSWER_CHARS, last_answer, scan_braces, scored_text
 from r1exp.errors import ConfigError
-from r1exp.rewards.parsing import MAX_ANSWER_CHARS, last_answer, scored_text
-from r1exp.rewards.registry import register
 
-BOX_COMMANDS = ("\\boxed", "\\fbox")
 # Seconds a fresh worker may take to import math-verify and warm up before the pool gives up.
 STARTUP_SECONDS = 120.0
 # Results a worker sends back besides a verdict (1.0 or 0.0).
@@ -57,47 +55,6 @@ WARM_UP = (
 OK, TIMEOUT, CRASH = "ok", "timeout", "crash"
 
 
-def _scan_braces(text: str) -> tuple[tuple[int, int] | None, bool]:
-    """The span of the box that closes last, and whether the unescaped braces balance. Linear time."""
-    stack: list[int] = []  # per open brace: where its box content starts, or -1 for a plain brace
-    last: tuple[int, int] | None = None
-    balanced = True
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            command = next((c for c in BOX_COMMANDS if text.startswith(c, i)), None)
-            if command is None:
-                i += 2  # an escaped character (\{ \} \\) or the first letter of a command
-                continue
-            j = i + len(command)
-            while j < n and text[j] in " \t\n":
-                j += 1
-            if j < n and text[j] == "{":
-                stack.append(j + 1)
-                i = j + 1
-            else:
-                i = j
-            continue
-        if ch == "{":
-            stack.append(-1)
-        elif ch == "}":
-            if not stack:
-                balanced = False
-            else:
-                start = stack.pop()
-                if start >= 0:
-                    last = (start, i)
-        i += 1
-    return last, balanced and not stack
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the `\\boxed{…}`/`\\fbox{…}` that closes last (balanced braces), or None."""
-    span, _ = _scan_braces(text)
-    return None if span is None else text[span[0] : span[1]]
-
-
 def extract_prediction(text: str) -> str | None:
     """The answer to grade from a scored text, or None when there is nothing gradable.
 
@@ -107,7 +64,7 @@ def extract_prediction(text: str) -> str | None:
     content = last_answer(text)
     if content is None:
         return None
-    span, balanced = _scan_braces(content)
+    span, balanced = scan_braces(content)
     if span is not None:
         pred = content[span[0] : span[1]]
     elif balanced:
@@ -200,7 +157,7 @@ def serve(fd: int, seconds: int) -> None:
 
 # A fresh interpreter, not a fork: the caller may be a trainer with threads and CUDA state, and the
 # multiprocessing start methods that avoid fork would re-import the caller's main script.
-_WORKER_CODE = "import sys; from r1exp.rewards.math import serve; serve(int(sys.argv[1]), int(sys.argv[2]))"
+_WORKER_CODE = "import sys; from r1exp.tasks.math.reward import serve; serve(int(sys.argv[1]), int(sys.argv[2]))"
 
 
 @dataclass
@@ -355,7 +312,6 @@ def _check_kwargs(workers: Any, timeout: Any) -> tuple[int, float]:
     return min(workers, os.cpu_count() or 1), timeout
 
 
-@register("math_correct")
 def math_correct(
     prompts: list,
     completions: list,

@@ -12,10 +12,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
+from r1exp.common.arith import ALL_OPS, apply_op, question
 from r1exp.errors import ConfigError
-
-ALL_OPS = "+-*/"
+from r1exp.tasks.countdown.reward import check_answer
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,6 @@ def solve(nums: list[int], target: int, ops: str = ALL_OPS) -> str | None:
 
 def _random_expression(rng: random.Random, nums: list[int], ops: str) -> tuple[Fraction, str] | None:
     """Combine the numbers in a random order with random allowed ops; None on division by zero."""
-    from r1exp.rewards.countdown import apply_op
-
     items = [(Fraction(v), str(v)) for v in nums]
     while len(items) > 1:
         i, j = rng.sample(range(len(items)), 2)
@@ -125,15 +124,6 @@ def _random_expression(rng: random.Random, nums: list[int], ops: str) -> tuple[F
     return items[0]
 
 
-def question(nums: list[int], target: int, ops: str = ALL_OPS) -> str:
-    """The task statement shown to the model (templates wrap it)."""
-    names = ", ".join(ops)
-    return (
-        f"Using the numbers {list(nums)}, create an equation that equals {target}. "
-        f"You can use basic arithmetic operations ({names}) and each number can only be used once."
-    )
-
-
 def generate(spec: CountdownSpec, n: int, seed: int, exclude: set[tuple] | None = None) -> list[dict]:
     """Draw `n` solvable instances deterministically; skip any whose key is in `exclude`.
 
@@ -141,8 +131,6 @@ def generate(spec: CountdownSpec, n: int, seed: int, exclude: set[tuple] | None 
     the target range, so it is solvable with the allowed ops by construction; that expression is the
     recorded solution, and the exact answer checker verifies it.
     """
-    from r1exp.rewards.countdown import check_answer
-
     spec.validate()
     rng = random.Random(seed)
     exclude = exclude or set()
@@ -197,3 +185,18 @@ def splits(spec: CountdownSpec, train_size: int, test_size: int, seed: int) -> t
     test = generate(spec, test_size, seed=seed + 1_000_003)
     train = generate(spec, train_size, seed=seed, exclude={row_key(r) for r in test})
     return train, test
+
+
+def countdown_source(data: Any) -> tuple[list[dict], list[dict]]:
+    """Train and test rows drawn from the `data=countdown` settings."""
+    spec = CountdownSpec(
+        min_numbers=int(data.min_numbers),
+        max_numbers=int(data.max_numbers),
+        min_value=int(data.min_value),
+        max_value=int(data.max_value),
+        min_target=int(data.min_target),
+        max_target=int(data.max_target),
+        ops=str(data.ops),
+        ops_mix=tuple(str(o) for o in data.ops_mix) if data.get("ops_mix") else None,
+    )
+    return splits(spec, int(data.train_size), int(data.test_size), int(data.seed))

@@ -14,13 +14,14 @@ so it is the same for every run with the same seed and file.
 
 from __future__ import annotations
 
-import random
 import re
 from pathlib import Path
 from typing import Any
 
-from r1exp.data.records import read_hub, read_jsonl
-from r1exp.data.sources import source
+from r1exp.common.answers import last_boxed
+from r1exp.common.hub import read_hub
+from r1exp.common.jsonl import read_records
+from r1exp.common.splits import size, split
 from r1exp.errors import ConfigError, DataError
 
 ANSWER_FORMATS = ("field", "after_hashes", "last_boxed")
@@ -32,8 +33,6 @@ def gold_from(text: str, answer_format: str) -> str | None:
         _, sep, tail = text.rpartition("####")
         return tail.strip() if sep else None
     if answer_format == "last_boxed":
-        from r1exp.rewards.math import last_boxed
-
         boxed = last_boxed(text)
         return boxed.strip() if boxed is not None else None
     return text.strip()
@@ -112,36 +111,16 @@ def _records(data: Any) -> list[tuple[str, dict]]:
     file = Path(to_absolute_path(str(Path(str(path)).expanduser())))
     if not file.is_file():
         raise DataError(f"data.path={path}: no such file; set R1EXP_DATA_DIR to the folder that holds it, or data.path")
-    return read_jsonl(file)
+    return read_records(file)
 
 
-def _size(data: Any, key: str) -> int | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"data.{key}={value!r} must be a whole number >= 0 (or null)")
-    return value
-
-
-def split(rows: list[dict], test_size: int, train_size: int | None, seed: int) -> tuple[list[dict], list[dict]]:
-    """Seeded shuffle; the first `test_size` rows are the test split, the next `train_size` (or the rest) train."""
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
-    test = [rows[i] for i in order[:test_size]]
-    rest = order[test_size:]
-    train = [rows[i] for i in (rest if train_size is None else rest[:train_size])]
-    return train, test
-
-
-@source("math")
 def math_source(data: Any) -> tuple[list[dict], list[dict]]:
     """Train and test rows of a math dataset (see the module docstring)."""
     fmt = str(data.get("answer_format", "field"))
     if fmt not in ANSWER_FORMATS:
         raise ConfigError(f"data.answer_format={fmt!r} is unknown; one of: {', '.join(ANSWER_FORMATS)}")
-    test_size = _size(data, "test_size") or 0
-    train_size = _size(data, "train_size")
+    test_size = size(data, "test_size") or 0
+    train_size = size(data, "train_size")
     rows = [to_row(record, where, data) for where, record in _records(data)]
     wanted = test_size + (train_size if train_size is not None else 1)
     if wanted > len(rows):
@@ -150,3 +129,10 @@ def math_source(data: Any) -> tuple[list[dict], list[dict]]:
             "lower the sizes (train_size=null takes the rest, and at least one row)"
         )
     return split(rows, test_size, train_size, int(data.seed))
+
+
+def reference_parts(row: dict[str, Any]) -> tuple[str, str] | None:
+    """(think, answer) for a math row with a worked solution: the solution and its boxed gold."""
+    if row.get("solution") and row.get("answer") is not None:
+        return str(row["solution"]).strip(), f"\\boxed{{{row['answer']}}}"
+    return None

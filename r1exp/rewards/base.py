@@ -1,7 +1,8 @@
-"""The reward registry and the weighted composition of reward terms.
+"""The weighted composition of reward terms, whatever task they come from.
 
-A reward config is `terms: {name: {fn, weight, kwargs}}`. Each term becomes a function in TRL's
-shape, named after the term (TRL logs it as `rewards/<name>/mean`), with its kwargs bound.
+A reward config is `terms: {name: {fn, weight, kwargs}}`. Each term's `fn` is looked up in a
+registry (the built-in table in `r1exp.tasks`, or a user's import path) and becomes a function in
+TRL's shape, named after the term (TRL logs it as `rewards/<name>/mean`), with its kwargs bound.
 """
 
 from __future__ import annotations
@@ -12,22 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from r1exp.common.registry import Registry
 from r1exp.errors import ConfigError
 
 RewardFn = Callable[..., list[float | None]]
-REWARDS: dict[str, RewardFn] = {}
-
-
-def register(name: str) -> Callable[[RewardFn], RewardFn]:
-    """Register a reward function under `name`; a second registration of a name is refused."""
-
-    def deco(fn: RewardFn) -> RewardFn:
-        if name in REWARDS:
-            raise ValueError(f"reward {name!r} is already registered")
-        REWARDS[name] = fn
-        return fn
-
-    return deco
 
 
 @dataclass
@@ -51,7 +40,9 @@ def _bind(name: str, fn: RewardFn, kwargs: dict[str, Any]) -> RewardFn:
     return term
 
 
-def build_terms(terms: Mapping[str, Mapping[str, Any]], context: Mapping[str, Any] | None = None) -> list[RewardTerm]:
+def build_terms(
+    terms: Mapping[str, Mapping[str, Any]], context: Mapping[str, Any] | None, registry: Registry
+) -> list[RewardTerm]:
     """Build the weighted terms of a reward config; unknown functions fail with the known ones.
 
     `context` holds run-time objects (the run's `counters`, a `reference` model handle, ...); a
@@ -64,16 +55,12 @@ def build_terms(terms: Mapping[str, Mapping[str, Any]], context: Mapping[str, An
     for name, spec in terms.items():
         if spec is None:
             continue  # a term switched off with `reward.terms.NAME=null`
-        fn_name = spec.get("fn")
-        if fn_name not in REWARDS:
-            known = ", ".join(sorted(REWARDS))
-            raise ConfigError(f"reward.terms.{name}.fn={fn_name!r} is not a registered reward; known: {known}")
+        fn = registry.get(spec.get("fn"), f"reward.terms.{name}.fn")
         try:
             weight = float(spec.get("weight", 1.0))
         except (TypeError, ValueError):
             raise ConfigError(f"reward.terms.{name}.weight={spec.get('weight')!r} is not a number") from None
         kwargs = dict(spec.get("kwargs") or {})
-        fn = REWARDS[fn_name]
         for key in getattr(fn, "context_keys", ()):
             if key in context:
                 kwargs[key] = context[key]

@@ -11,13 +11,13 @@ field stops the run before training with the file, line and field.
 
 from __future__ import annotations
 
-import random
 import re
 from pathlib import Path
 from typing import Any
 
-from r1exp.data.records import read_hub, read_jsonl
-from r1exp.data.sources import source
+from r1exp.common.hub import read_hub
+from r1exp.common.jsonl import read_records
+from r1exp.common.splits import size, split
 from r1exp.errors import ConfigError, DataError
 
 # Separators allowed between the letters of a multi-answer label ("AD", "A B D", "A,C").
@@ -115,7 +115,7 @@ def read_rows(data: Any) -> list[dict[str, Any]]:
     path = Path(raw).expanduser()
     name = str(data.get("name") or "zh_general")
     if path.is_file():
-        rows_iter = read_jsonl(path)
+        rows_iter = read_records(path)
     elif _HUB_ID.fullmatch(raw) and not raw.endswith((".jsonl", ".json")):
         rows_iter = read_hub(
             raw,
@@ -134,34 +134,13 @@ def read_rows(data: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def split(rows: list[dict], test_size: int, train_size: int | None, seed: int) -> tuple[list[dict], list[dict]]:
-    """Deterministic split by seed; train never holds a question that is in test. Rows keep file order."""
-    order = list(range(len(rows)))
-    random.Random(seed).shuffle(order)
-    test_idx = sorted(order[:test_size])
-    held_out = {rows[i]["question"] for i in test_idx}
-    train_idx = [i for i in order[test_size:] if rows[i]["question"] not in held_out]
-    if train_size is not None:
-        train_idx = train_idx[:train_size]
-    return [rows[i] for i in sorted(train_idx)], [rows[i] for i in test_idx]
-
-
-def _size(data: Any, key: str, optional: bool) -> int | None:
-    value = data.get(key)
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"data.{key}={value!r} must be a whole number >= 0" + (" or null" if optional else ""))
-    return value
-
-
-@source("zh_general")
 def zh_general_source(data: Any) -> tuple[list[dict], list[dict]]:
-    test_size = _size(data, "test_size", optional=False)
-    train_size = _size(data, "train_size", optional=True)
+    """Train and test rows of a zh_general file; train never repeats a test question."""
+    test_size = size(data, "test_size", optional=False)
+    train_size = size(data, "train_size")
     rows = read_rows(data)
     if test_size >= len(rows):
         raise ConfigError(
             f"data.test_size={test_size} leaves no training rows ({data.path} has {len(rows)}); lower data.test_size"
         )
-    return split(rows, test_size, train_size, int(data.get("seed", 0)))
+    return split(rows, test_size, train_size, int(data.get("seed", 0)), dedupe="question", file_order=True)

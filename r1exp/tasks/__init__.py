@@ -1,0 +1,69 @@
+"""The built-in tasks: tables of their data sources and rewards, and the split builder.
+
+Each table maps a name to a "module:attr" path that the registry imports on first use, so importing
+this package registers nothing by side effect and loads no task. A config may also name an entry
+that lives outside r1exp by its import path (`data.source=my_pkg.data:source`,
+`reward.terms.X.fn=my_pkg.rewards:my_reward`).
+
+A data source takes the `data=` config and returns (train, test) rows carrying a `question`;
+`build_splits` applies the template so every row gets its `prompt`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from r1exp.common.registry import Registry
+from r1exp.common.templates import render
+from r1exp.rewards import base
+
+SOURCES = Registry(
+    "data source",
+    {
+        "countdown": "r1exp.tasks.countdown.data:countdown_source",
+        "math": "r1exp.tasks.math.data:math_source",
+        "zh_general": "r1exp.tasks.zh_general.data:zh_general_source",
+    },
+)
+
+REWARDS = Registry(
+    "reward",
+    {
+        # task-independent terms
+        "strict_format": "r1exp.rewards.format:strict_format",
+        "soft_format": "r1exp.rewards.format:soft_format",
+        "length": "r1exp.rewards.length:length",
+        "digit_density": "r1exp.rewards.sanity:digit_density",
+        # task terms
+        "countdown_correct": "r1exp.tasks.countdown.reward:countdown_correct",
+        "math_correct": "r1exp.tasks.math.reward:math_correct",
+        "judge_answer": "r1exp.tasks.zh_general.judge:judge_answer",
+        "judge_reasoning": "r1exp.tasks.zh_general.judge:judge_reasoning",
+    },
+)
+
+
+def build_terms(
+    terms: Mapping[str, Mapping[str, Any]], context: Mapping[str, Any] | None = None
+) -> list[base.RewardTerm]:
+    """The weighted reward terms of a reward config, from the built-in table or import paths."""
+    return base.build_terms(terms, context, REWARDS)
+
+
+def build_splits(data: Any, template: Any) -> tuple[list[dict], list[dict]]:
+    """Train and test rows with the template applied (`prompt` column)."""
+    train, test = SOURCES.get(data.get("source"), "data.source")(data)
+    example = str(data.get("answer_example") or "")
+    for row in (*train, *test):
+        row["prompt"] = render(template, row["question"], example)
+    return train, test
+
+
+def reference_parts(row: dict[str, Any], rng: random.Random, wrong_attempts: int = 1) -> tuple[str, str] | None:
+    """(think, answer) of a worked solution for a row that has one (Countdown or math), else None."""
+    from r1exp.tasks.countdown.traces import reference_parts as countdown_parts
+    from r1exp.tasks.math.data import reference_parts as math_parts
+
+    return countdown_parts(row, rng, wrong_attempts) or math_parts(row)

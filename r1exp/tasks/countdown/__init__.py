@@ -1,0 +1,1 @@
+"""Countdown: data source and solver, answer reward, solver traces."""

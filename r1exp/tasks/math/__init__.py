@@ -1,0 +1,1 @@
+"""Math word problems: data source and the math-verify reward."""

@@ -1,0 +1,1 @@
+"""Chinese general questions: data source and the LLM-judge rewards."""
