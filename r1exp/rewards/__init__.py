@@ -3,6 +3,6 @@
 The table of reward names lives in `r1exp.tasks`; importing this package registers nothing.
 """
 
-from r1exp.rewards.base import RewardTerm, score_batch, total
+from r1exp.rewards.base import Reward, RewardTerm, reward, score_batch, total
 
-__all__ = ["RewardTerm", "score_batch", "total"]
+__all__ = ["Reward", "RewardTerm", "reward", "score_batch", "total"]

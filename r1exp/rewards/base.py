@@ -1,52 +1,186 @@
-"""The weighted composition of reward terms, whatever task they come from.
+"""Reward objects with declared capabilities, and the weighted terms a run builds from them.
 
-A reward config is `terms: {name: {fn, weight, kwargs}}`. Each term's `fn` is looked up in a
-registry (the built-in table in `r1exp.tasks`, or a user's import path) and becomes a function in
-TRL's shape, named after the term (TRL logs it as `rewards/<name>/mean`), with its kwargs bound.
+A reward is a callable in TRL's shape, `reward(prompts, completions, **columns) -> list[float | None]`
+(None: not applicable to that row), that declares what it needs:
+
+- `columns`: data columns it reads; a run whose data lacks one is refused at start-up;
+- `context_keys`: run-context entries bound into its kwargs (`counters`, `judge`, `reference_model`);
+- `needs_token_ids`: it reads `completion_ids` (TRL passes them; cmd=score tokenizes);
+- `value_range`: the (low, high) every value it returns lies in;
+- `check(kwargs)`: refuses bad kwargs with one line, before any model loads;
+- `setup(kwargs)`: once per run, returns the kwargs every call gets (e.g. with a judge client).
+
+Subclass `Reward`, or declare a plain function with `@reward(...)`. A plain callable without
+declarations (a user's function given by import path) is taken as it is: no columns, no context.
+
+A reward config is `terms: {name: {fn, weight, kwargs}}`. `build_terms` turns each into a
+`RewardTerm`: built once per run, called by TRL like a function and named after the term (TRL logs
+`rewards/<name>/mean`); observers (the sample recorder, a curriculum) see every call.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from r1exp.common.registry import Registry
 from r1exp.errors import ConfigError
 
 RewardFn = Callable[..., list[float | None]]
+# Observer(term name, prompts, completions, values, columns): columns include TRL's `trainer_state`.
+Observer = Callable[[str, list, list, list, dict], None]
+TERM_KEYS = ("fn", "weight", "kwargs")
 
 
-@dataclass
-class RewardTerm:
-    """One weighted term: the bound function (named after the term) and its weight."""
+class Reward:
+    """A reward with declared capabilities (see the module docstring); subclasses define `__call__`."""
 
-    name: str
-    fn: RewardFn
-    weight: float
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    columns: tuple[str, ...] = ()
+    context_keys: tuple[str, ...] = ()
     needs_token_ids: bool = False
+    value_range: tuple[float, float] = (0.0, 1.0)
+
+    def check(self, kwargs: dict[str, Any]) -> None:
+        """Refuse bad kwargs with one ConfigError line (called at start-up, before any model loads)."""
+
+    def setup(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The kwargs every call of this run gets; build per-run state (clients, pools) here."""
+        return kwargs
+
+    def __call__(self, prompts: list, completions: list, **kwargs: Any) -> list[float | None]:
+        raise NotImplementedError
 
 
-def _bind(name: str, fn: RewardFn, kwargs: dict[str, Any]) -> RewardFn:
-    @functools.wraps(fn)
-    def term(prompts, completions, **columns):
-        return fn(prompts, completions, **{**columns, **kwargs})
+class FunctionReward(Reward):
+    """A plain reward function with its capabilities declared beside it."""
 
-    term.__name__ = name
-    term.__qualname__ = name
-    return term
+    def __init__(
+        self,
+        fn: RewardFn,
+        columns: tuple[str, ...] = (),
+        context_keys: tuple[str, ...] = (),
+        needs_token_ids: bool = False,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        check: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.fn = fn
+        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.columns = tuple(columns)
+        self.context_keys = tuple(context_keys)
+        self.needs_token_ids = needs_token_ids
+        self.value_range = value_range
+        if check is not None:
+            self.check = check  # type: ignore[method-assign]
+
+    def __call__(self, prompts: list, completions: list, **kwargs: Any) -> list[float | None]:
+        return self.fn(prompts, completions, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<reward {self.__name__}>"
+
+
+def reward(
+    columns: tuple[str, ...] = (),
+    context_keys: tuple[str, ...] = (),
+    needs_token_ids: bool = False,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    check: Callable[[dict[str, Any]], None] | None = None,
+) -> Callable[[RewardFn], FunctionReward]:
+    """Declare a reward function's capabilities: `@reward(columns=("answer",))`."""
+
+    def deco(fn: RewardFn) -> FunctionReward:
+        return FunctionReward(fn, columns, context_keys, needs_token_ids, value_range, check)
+
+    return deco
+
+
+def as_reward(obj: Any, field: str) -> Reward:
+    """`obj` as a Reward: itself, or a plain callable with whatever capabilities it declares."""
+    if isinstance(obj, Reward):
+        return obj
+    if not callable(obj):
+        raise ConfigError(f"{field}: {obj!r} is not callable; give a reward function or a Reward object")
+    wrapped = FunctionReward(
+        obj,
+        columns=tuple(getattr(obj, "columns", ())),
+        context_keys=tuple(getattr(obj, "context_keys", ())),
+        needs_token_ids=bool(getattr(obj, "needs_token_ids", False)),
+        value_range=tuple(getattr(obj, "value_range", (0.0, 1.0))),
+        check=getattr(obj, "check", None),
+    )
+    setup = getattr(obj, "setup", None)
+    if callable(setup):
+        wrapped.setup = setup  # type: ignore[method-assign]
+    return wrapped
+
+
+class RewardTerm:
+    """One weighted term of a run: its reward, bound kwargs and weight; TRL calls it like a function."""
+
+    def __init__(self, name: str, reward: Reward, weight: float, kwargs: dict[str, Any]) -> None:
+        self.name = name
+        self.__name__ = name  # TRL names the term's metrics after it
+        self.reward = reward
+        self.weight = weight
+        self.kwargs = kwargs
+        self.observers: list[Observer] = []
+
+    @property
+    def needs_token_ids(self) -> bool:
+        return self.reward.needs_token_ids
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.reward.columns
+
+    @property
+    def context_keys(self) -> tuple[str, ...]:
+        return self.reward.context_keys
+
+    @property
+    def fn(self) -> RewardTerm:
+        """The term itself (callable in TRL's shape); kept for callers that call `term.fn(...)`."""
+        return self
+
+    def __call__(self, prompts: list, completions: list, **columns: Any) -> list[float | None]:
+        values = self.reward(prompts, completions, **{**columns, **self.kwargs})
+        for observe in self.observers:
+            observe(self.name, prompts, completions, values, columns)
+        return values
+
+    def __repr__(self) -> str:
+        return f"<term {self.name}: {self.weight} x {self.reward.__name__}>"
+
+
+def term_spec(name: str, spec: Any) -> tuple[Any, float, dict[str, Any]]:
+    """(fn, weight, kwargs) of one `reward.terms.NAME` entry; one line naming the key when malformed."""
+    where = f"reward.terms.{name}"
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"{where}={spec!r} must be {{fn, weight, kwargs}} (or null to switch it off)")
+    unknown = sorted(set(map(str, spec)) - set(TERM_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}.{unknown[0]} is not a term key; a term has {', '.join(TERM_KEYS)}")
+    fn = spec.get("fn")
+    if not isinstance(fn, str) or not fn:
+        raise ConfigError(f"{where}.fn must name a reward (a registered name or pkg.module:attr)")
+    weight = spec.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
+        raise ConfigError(f"{where}.weight={weight!r} is not a number; give a finite number")
+    kwargs = spec.get("kwargs") or {}
+    if not isinstance(kwargs, Mapping):
+        raise ConfigError(f"{where}.kwargs={kwargs!r} must be a mapping of keyword arguments")
+    return fn, float(weight), dict(kwargs)
 
 
 def build_terms(
-    terms: Mapping[str, Mapping[str, Any]], context: Mapping[str, Any] | None, registry: Registry
+    terms: Mapping[str, Mapping[str, Any] | None], context: Mapping[str, Any] | None, registry: Registry
 ) -> list[RewardTerm]:
-    """Build the weighted terms of a reward config; unknown functions fail with the known ones.
+    """The run's weighted terms: each reward looked up, its kwargs checked, its context bound, set up.
 
-    `context` holds run-time objects (the run's `counters`, a `reference` model handle, ...); a
-    reward that declares `context_keys = (...)` gets those entries bound as keyword arguments.
+    `context` holds run-time objects (the run's `counters`, a `reference_model` handle, the `judge`
+    settings); a reward gets the entries its `context_keys` name.
     """
     context = context or {}
     if not terms:
@@ -55,28 +189,14 @@ def build_terms(
     for name, spec in terms.items():
         if spec is None:
             continue  # a term switched off with `reward.terms.NAME=null`
-        fn = registry.get(spec.get("fn"), f"reward.terms.{name}.fn")
-        try:
-            weight = float(spec.get("weight", 1.0))
-        except (TypeError, ValueError):
-            raise ConfigError(f"reward.terms.{name}.weight={spec.get('weight')!r} is not a number") from None
-        kwargs = dict(spec.get("kwargs") or {})
-        for key in getattr(fn, "context_keys", ()):
+        fn, weight, kwargs = term_spec(name, spec)
+        rew = as_reward(registry.get(fn, f"reward.terms.{name}.fn"), f"reward.terms.{name}.fn")
+        for key in rew.context_keys:
             if key in context:
                 kwargs[key] = context[key]
-        check = getattr(fn, "check", None)
-        if check is not None:
-            # Lets a reward refuse bad settings (e.g. a judge backend) before any model loads.
-            check(kwargs)
-        out.append(
-            RewardTerm(
-                name=name,
-                fn=_bind(name, fn, kwargs),
-                weight=weight,
-                kwargs=kwargs,
-                needs_token_ids=getattr(fn, "needs_token_ids", False),
-            )
-        )
+        # Bad settings (a length shape typo, a judge backend) fail here, before any model loads.
+        rew.check(kwargs)
+        out.append(RewardTerm(name, rew, weight, rew.setup(kwargs)))
     if not out:
         raise ConfigError("reward.terms: every term is null; keep at least one")
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from r1exp.common.answers import TAGS, contains_tag, scored_text
+from r1exp.rewards.base import reward
 
 
 def is_strictly_formatted(text: str, think: bool = True) -> bool:
@@ -34,11 +35,13 @@ def soft_format_score(text: str) -> float:
     return 0.25 * sum(text.count(tag) == 1 for tag in TAGS)
 
 
+@reward()
 def strict_format(prompts: list, completions: list, think: bool = True, **_: Any) -> list[float | None]:
     """1.0 when the scored text is strictly formatted, else 0.0."""
     return [float(is_strictly_formatted(scored_text(p, c), think)) for p, c in zip(prompts, completions, strict=True)]
 
 
+@reward()
 def soft_format(prompts: list, completions: list, **_: Any) -> list[float | None]:
     """0.25 per tag present exactly once (the smooth format reward of the LoRA note)."""
     return [soft_format_score(scored_text(p, c)) for p, c in zip(prompts, completions, strict=True)]

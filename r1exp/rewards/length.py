@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from r1exp.errors import ConfigError
+from r1exp.rewards.base import reward
 
 
 def _exponential(x: float, k: float = 3.0, **_: Any) -> float:
@@ -46,6 +47,27 @@ def length_score(n_tokens: int, max_length: int, shape: str = "linear", **params
     return float(SHAPES[shape](x, **params))
 
 
+def check_kwargs(kwargs: dict[str, Any]) -> None:
+    """Refuse an unknown shape, a max_length that is not a positive whole number, or bad params."""
+    shape = kwargs.get("shape", "linear")
+    if shape not in SHAPES:
+        raise ConfigError(f"reward length kwargs shape={shape!r} is unknown; choose one of {', '.join(SHAPES)}")
+    max_length = kwargs.get("max_length", 1024)
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length <= 0:
+        raise ConfigError(
+            f"reward length kwargs max_length={max_length!r} must be a whole number > 0 "
+            "(usually ${trainer.max_completion_length})"
+        )
+    params = kwargs.get("params") or {}
+    if not isinstance(params, dict):
+        raise ConfigError(f"reward length kwargs params={params!r} must be a mapping")
+    try:
+        length_score(0, max_length, shape, **params)
+    except TypeError as exc:
+        raise ConfigError(f"reward length kwargs params={params!r} do not fit shape={shape} ({exc})") from None
+
+
+@reward(needs_token_ids=True, check=check_kwargs)
 def length(
     prompts: list,
     completions: list,
@@ -59,6 +81,3 @@ def length(
     if completion_ids is None:
         return [None] * len(completions)
     return [length_score(len(ids), int(max_length), shape, **(params or {})) for ids in completion_ids]
-
-
-length.needs_token_ids = True

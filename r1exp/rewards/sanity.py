@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from r1exp.common.answers import as_text
+from r1exp.rewards.base import reward
 
 
+@reward()
 def digit_density(prompts: list, completions: list, **_: Any) -> list[float | None]:
     """Share of ASCII digit characters in the completion."""
     out: list[float | None] = []

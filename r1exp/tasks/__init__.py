@@ -17,14 +17,15 @@ from typing import Any
 
 from r1exp.common.registry import Registry
 from r1exp.common.templates import render
-from r1exp.rewards import base
+from r1exp.rewards.base import RewardTerm
+from r1exp.rewards.base import build_terms as build_reward_terms
 
 SOURCES = Registry(
     "data source",
     {
-        "countdown": "r1exp.tasks.countdown.data:countdown_source",
-        "math": "r1exp.tasks.math.data:math_source",
-        "zh_general": "r1exp.tasks.zh_general.data:zh_general_source",
+        "countdown": "r1exp.tasks.countdown.data:source",
+        "math": "r1exp.tasks.math.data:source",
+        "zh_general": "r1exp.tasks.zh_general.data:source",
     },
 )
 
@@ -39,17 +40,15 @@ REWARDS = Registry(
         # task terms
         "countdown_correct": "r1exp.tasks.countdown.reward:countdown_correct",
         "math_correct": "r1exp.tasks.math.reward:math_correct",
-        "judge_answer": "r1exp.tasks.zh_general.judge:judge_answer",
-        "judge_reasoning": "r1exp.tasks.zh_general.judge:judge_reasoning",
+        "judge_answer": "r1exp.tasks.zh_general.judge:judge_answer_reward",
+        "judge_reasoning": "r1exp.tasks.zh_general.judge:judge_reasoning_reward",
     },
 )
 
 
-def build_terms(
-    terms: Mapping[str, Mapping[str, Any]], context: Mapping[str, Any] | None = None
-) -> list[base.RewardTerm]:
+def build_terms(terms: Mapping[str, Mapping[str, Any]], context: Mapping[str, Any] | None = None) -> list[RewardTerm]:
     """The weighted reward terms of a reward config, from the built-in table or import paths."""
-    return base.build_terms(terms, context, REWARDS)
+    return build_reward_terms(terms, context, REWARDS)
 
 
 def build_splits(data: Any, template: Any) -> tuple[list[dict], list[dict]]:
@@ -59,6 +58,15 @@ def build_splits(data: Any, template: Any) -> tuple[list[dict], list[dict]]:
     for row in (*train, *test):
         row["prompt"] = render(template, row["question"], example)
     return train, test
+
+
+def data_columns(data: Any) -> set[str] | None:
+    """The columns every row of `data` will carry (None when its source does not say), before loading it."""
+    declared = getattr(SOURCES.get(data.get("source"), "data.source"), "columns", None)
+    if not callable(declared):
+        return None
+    # build_splits adds the prompt; TRL adds the completion ids.
+    return set(declared(data)) | {"prompt", "question", "completion_ids"}
 
 
 def reference_parts(row: dict[str, Any], rng: random.Random, wrong_attempts: int = 1) -> tuple[str, str] | None:

@@ -20,6 +20,12 @@ pytestmark = pytest.mark.slow
         (["hardware=cpu", "reward.terms.correct.fn=nope"], ["reward.terms.correct.fn", "countdown_correct"]),
         (["hardware=cpu", "data.ops=+^"], ["data.ops"]),
         (["hardware=cpu", "model=qwen0.5b"], ["model.path=Qwen/Qwen2.5-0.5B", "model=tiny"]),
+        # Config values come before the machine: the default GPU preset on this CPU machine reports beta.
+        (["trainer.beta=-0.1"], ["trainer.beta=-0.1", ">= 0"]),
+        (["hardware=cpu", "data=math", "reward=countdown"], ["reward.terms.correct", "nums, target", "data=math"]),
+        (["hardware=cpu", "model.dtype=float17"], ["model.dtype='float17'", "bfloat16"]),
+        (["hardware=cpu", "model=tiny", "model.path=/models/x"], ["model.path=/models/x", "model=tiny"]),
+        (["hardware=cpu", "data.train_size=abc"], ["data.train_size=abc", "Integer"]),
     ],
 )
 def test_one_line_errors(launch, args, needles):
@@ -32,3 +38,11 @@ def test_one_line_errors(launch, args, needles):
     assert "Traceback" not in proc.stderr and "Error executing job" not in proc.stderr
     for needle in needles:
         assert needle in lines[0], lines[0]
+
+
+def test_wandb_online_without_a_key_is_one_line_before_training(launch, tmp_path):
+    env = {"WANDB_MODE": "online", "WANDB_API_KEY": "", "HOME": str(tmp_path), "NETRC": ""}
+    proc = launch("+experiment=smoke", "logger=wandb", env=env, timeout=300)
+    lines = error_lines(proc.stderr)
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+    assert "logger=wandb" in lines[0] and "WANDB_MODE=offline" in lines[0]

@@ -30,6 +30,8 @@ LAYERS = {
     "r1exp.config": 4,
     "r1exp.schema": 4,
     "r1exp.distributed": 4,
+    "r1exp.plan": 4,
+    "r1exp.paged": 4,
     "r1exp.evaluation": 5,
     "r1exp.tracking": 6,
     "r1exp.curriculum": 6,
