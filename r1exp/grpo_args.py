@@ -9,11 +9,13 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from r1exp.distributed import ddp_backend, deepspeed_config, require_deepspeed, single_process_env, world
 from r1exp.errors import ConfigError, MissingDependencyError, one_line
 
 # Keys of the trainer group that are r1exp's own, not GRPOConfig options.
 OWN_TRAINER_KEYS = {"name", "guide_with_reference"}
-GENERATION_KEYS_OWN = {"name"}
+# prompt_budget: the longest prompt in tokens, which sizes vLLM's max model length.
+GENERATION_KEYS_OWN = {"name", "prompt_budget"}
 
 
 def _grpo_fields() -> dict[str, dataclasses.Field]:
@@ -53,6 +55,19 @@ def require_vllm(generation: DictConfig) -> None:
         )
 
 
+def vllm_max_model_length(cfg: DictConfig) -> int | None:
+    """vLLM's context: `generation.vllm_max_model_length`, else prompt budget + completion budget."""
+    generation = cfg.generation
+    if generation.get("vllm_max_model_length") is not None:
+        return int(generation.vllm_max_model_length)
+    budget = generation.get("prompt_budget")
+    if budget is None:
+        return None
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0:
+        raise ConfigError(f"generation.prompt_budget={budget!r} must be a positive number of tokens")
+    return budget + int(cfg.trainer.max_completion_length)
+
+
 def grpo_kwargs(cfg: DictConfig, output_dir: str | Path, reward_weights: list[float]) -> dict[str, Any]:
     """GRPOConfig keyword arguments from trainer, generation, hardware and logger."""
     fields = _grpo_fields()
@@ -72,6 +87,12 @@ def grpo_kwargs(cfg: DictConfig, output_dir: str | Path, reward_weights: list[fl
         if key not in fields:
             raise ConfigError(f"generation.{key} is not a trl.GRPOConfig option; check its spelling")
         kwargs[key] = value
+    if generation.get("use_transformers_continuous_batching"):
+        from r1exp.paged import check_options
+
+        check_options(generation.get("transformers_continuous_batching_config"))
+    if generation.get("use_vllm"):
+        kwargs["vllm_max_model_length"] = vllm_max_model_length(cfg)
     report_to = ["wandb"] if cfg.logger.get("wandb") else []
     kwargs.update(
         output_dir=str(output_dir),
@@ -86,6 +107,13 @@ def grpo_kwargs(cfg: DictConfig, output_dir: str | Path, reward_weights: list[fl
         # Rows keep every column so rewards receive nums, target, ...
         remove_unused_columns=False,
     )
+    # Several processes (torchrun, accelerate launch, a multi-task Slurm job): gloo between CPU
+    # processes, nccl between GPUs; DeepSpeed ZeRO when the hardware preset asks for it.
+    if world()[1] > 1:
+        kwargs["ddp_backend"] = ddp_backend(str(cfg.hardware.device))
+    deepspeed = deepspeed_config(cfg.hardware)
+    if deepspeed is not None:
+        kwargs["deepspeed"] = deepspeed
     return kwargs
 
 
@@ -97,6 +125,13 @@ def build_grpo_config(cfg: DictConfig, output_dir: str | Path, reward_weights: l
     if check_only and cfg.hardware.device != "cpu":
         # Everything but the device: TrainingArguments refuses bf16 where no GPU is visible.
         kwargs.update(use_cpu=True, bf16=False, fp16=False)
+    if check_only:
+        # DeepSpeed is the machine's business (its package, its GPUs): checked when the run starts.
+        # A backend would make TrainingArguments join the process group (see below).
+        kwargs.pop("deepspeed", None)
+        kwargs.pop("ddp_backend", None)
+    else:
+        require_deepspeed(cfg.hardware)
     generation_batch = kwargs.get("per_device_train_batch_size", 8) * kwargs.get("gradient_accumulation_steps", 1)
     num_generations = kwargs.get("num_generations", 8)
     if isinstance(num_generations, int) and num_generations > 0 and generation_batch % num_generations:
@@ -110,6 +145,11 @@ def build_grpo_config(cfg: DictConfig, output_dir: str | Path, reward_weights: l
             "use constant_with_warmup (or set warmup_steps=0)"
         )
     try:
+        if check_only:
+            # Building TrainingArguments starts the process group of a multi-process run; a check
+            # must not (a CPU check would make GPU ranks talk over gloo, and it needs every rank).
+            with single_process_env():
+                return GRPOConfig(**kwargs)
         return GRPOConfig(**kwargs)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"trainer: {one_line(str(exc))}") from exc

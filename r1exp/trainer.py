@@ -1,31 +1,69 @@
-"""TRL's GRPOTrainer with the two smallest hooks r1exp needs, and nothing else changed.
+"""TRL's GRPOTrainer with the smallest hooks r1exp needs, and nothing else changed.
 
 - Curriculum: `_get_train_sampler` returns a CurriculumSampler (same repeat layout as TRL's own).
 - Reference-guided groups: `_generate_single_turn` replaces, in each group, the first completion by
   the row's reference solution rendered in the template's format (tokenized, ending with EOS). TRL
-  then scores it, computes its advantage and its log-probs with the policy like any completion.
+  then scores it, computes its advantage and its log-probs with the policy like any completion. A
+  reference longer than the token budget is skipped (counted), never cut; `observe_reward` keeps the
+  guided samples' rewards apart, so accuracy and format report the policy's own samples.
+- Step timing: the methods TRL profiles (`_prepare_inputs`, generation, `_calculate_rewards`,
+  `_get_per_token_logps_and_entropies` without gradients) run inside `StepTimer` sections, because
+  TRL's profiling reports its durations only to wandb/mlflow/trackio (r1exp/tracking/timing.py).
+- generation=paged (transformers continuous batching): the paged cache is sized to each step's
+  requests, TRL's in-place bf16 cast of the model is undone after generating, and a generation that
+  returns fewer completions than requests stops the run (r1exp/paged.py says why).
+- Resume of several CPU processes: `_load_optimizer_and_scheduler` loads the optimizer state onto
+  plain "cpu" (transformers maps it onto `args.device`, "cpu:N" for CPU ranks, which torch.load
+  cannot restore to).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import torch
 from trl import GRPOTrainer
 
 from r1exp.common.templates import render_reference
 from r1exp.curriculum import CurriculumSampler
+from r1exp.paged import cuda_cache_budget, keep_dtypes, sized_config
 from r1exp.tasks import reference_parts
+from r1exp.tracking.timing import StepTimer
 
 
 class R1GRPOTrainer(GRPOTrainer):
-    def __init__(self, *args, curriculum=None, guide_template=None, guide_seed: int = 0, **kwargs):
+    def __init__(
+        self, *args, curriculum=None, guide_template=None, guide_seed: int = 0, timer: StepTimer | None = None, **kwargs
+    ):
+        self.timer = timer if timer is not None else StepTimer()
         self.curriculum = curriculum
         self.guide_template = guide_template
         self._guide_rng = random.Random(guide_seed)
         self._batch_inputs: list[dict[str, Any]] | None = None
-        self.guided_counts = {"guided": 0, "samples": 0}
+        self.guided_counts = {"guided": 0, "samples": 0, "skipped": 0}
+        # Which completions of the current generation batch (this process) are inserted references,
+        # and per reward term the sums of policy and guided values since the last drain.
+        self._guided_mask: list[bool] | None = None
+        self._term_sums: dict[str, dict[str, list[float]]] = {"policy": {}, "guided": {}}
         super().__init__(*args, **kwargs)
+
+    def _load_optimizer_and_scheduler(self, checkpoint):
+        # With world_size > 1 transformers passes map_location=args.device; accelerate gives CPU ranks
+        # the device "cpu:<local rank>", and torch.load knows only "cpu" ("don't know how to restore
+        # data location of torch.storage.UntypedStorage (tagged with cpu:0)"). Show it plain "cpu" for
+        # the load, the location a single process uses; GPU ranks are unchanged.
+        device = self.args.device
+        if checkpoint is None or device.type != "cpu" or device.index is None:
+            return super()._load_optimizer_and_scheduler(checkpoint)
+        # `TrainingArguments.device` is the cached property `_setup_devices`: its value lives in __dict__.
+        self.args.__dict__["_setup_devices"] = torch.device("cpu")
+        try:
+            return super()._load_optimizer_and_scheduler(checkpoint)
+        finally:
+            self.args.__dict__["_setup_devices"] = device
 
     def _get_train_sampler(self, dataset=None):
         if self.curriculum is None:
@@ -42,19 +80,69 @@ class R1GRPOTrainer(GRPOTrainer):
     def _generate_and_score_completions(self, inputs):
         # The rows of this generation batch, in the order their prompts reach generation.
         self._batch_inputs = inputs
+        self._guided_mask = None
         try:
             return super()._generate_and_score_completions(inputs)
         finally:
             self._batch_inputs = None
 
-    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs):
-        completion_ids, logprobs = super()._generate_single_turn(
-            prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs
+    def _prepare_inputs(self, generation_batch):
+        with self.timer.section("prepare"):
+            return super()._prepare_inputs(generation_batch)
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        with self.timer.section("reward"):
+            return super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+
+    def _get_per_token_logps_and_entropies(self, *args, **kwargs):
+        if torch.is_grad_enabled():
+            # The loss's forward pass: part of the training time, not of the rollout's log-probs.
+            return super()._get_per_token_logps_and_entropies(*args, **kwargs)
+        with self.timer.section("logprobs"):
+            return super()._get_per_token_logps_and_entropies(*args, **kwargs)
+
+    @contextmanager
+    def _paged_generation(self, prompt_ids: Sequence[Sequence[int]]) -> Iterator[None]:
+        """Around one continuous-batching generation: a cache sized to the requests, dtypes kept."""
+        if not self.use_transformers_continuous_batching:
+            yield
+            return
+        configured = self.continuous_batching_config
+        # The cache's dtype is the model's at generation time (TRL casts to bf16/fp16 when training in them).
+        dtype_bytes = 2 if (self.args.bf16 or self.args.fp16) else self.model.dtype.itemsize
+        share = configured.max_memory_percent if configured.max_memory_percent is not None else 0.5
+        self.continuous_batching_config = sized_config(
+            configured,
+            prompt_ids,
+            self.max_completion_length,
+            self.model.config,
+            dtype_bytes,
+            cuda_cache_budget(share),
         )
+        try:
+            with keep_dtypes(self.model):
+                yield
+        finally:
+            self.continuous_batching_config = configured
+
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs):
+        with self.timer.section("generation"), self._paged_generation(prompt_ids):
+            completion_ids, logprobs = super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs
+            )
+        if len(completion_ids) != len(prompt_ids):
+            # transformers' generate_batch logs a failed request and returns the others; TRL would
+            # then pair completions with the wrong prompts.
+            raise RuntimeError(
+                f"generation returned {len(completion_ids)} completions for {len(prompt_ids)} prompts "
+                "(see the generation error logged above)"
+            )
+        self.timer.add_tokens(sum(len(ids) for ids in completion_ids))
         if self.guide_template is None or self._batch_inputs is None or not self.model.training:
             return completion_ids, logprobs
         offset = self.accelerator.process_index * len(completion_ids)
         eos = self.eos_token_ids[0] if self.eos_token_ids else self.processing_class.eos_token_id
+        self._guided_mask = [False] * len(completion_ids)
         for i, row in enumerate(self._batch_inputs):
             self.guided_counts["samples"] += 1
             if (offset + i) % num_generations != 0:
@@ -62,15 +150,21 @@ class R1GRPOTrainer(GRPOTrainer):
             ids = self._reference_ids(row)
             if ids is None:
                 continue
-            completion_ids[i] = [*ids[: self.max_completion_length - 1], eos]
+            # _reference_ids returns only references that fit the budget with their EOS.
+            completion_ids[i] = [*ids, eos]
             if logprobs is not None:
                 # Sampling log-probs exist only for generated text; none for the inserted solution.
                 logprobs[i] = None
+            self._guided_mask[i] = True
             self.guided_counts["guided"] += 1
         return completion_ids, logprobs
 
     def _reference_ids(self, row: dict[str, Any]) -> list[int] | None:
-        """Token ids of the row's reference completion: a clean trace, or just its final line if that fits."""
+        """Token ids of the row's reference completion: a clean trace, or just its final line if that fits.
+
+        None when the row has no reference, or when even the short form does not fit the token budget
+        with its EOS: a reference cut mid-answer would teach a broken completion (counted as skipped).
+        """
         parts = reference_parts(row, self._guide_rng, wrong_attempts=0)
         if parts is None:
             return None
@@ -79,12 +173,29 @@ class R1GRPOTrainer(GRPOTrainer):
             text = render_reference(self.guide_template, candidate, answer)
             ids = self.processing_class(text, add_special_tokens=False)["input_ids"]
             if len(ids) < self.max_completion_length:
-                break
-        return ids
+                return ids
+        self.guided_counts["skipped"] += 1
+        return None
 
-    def drain(self) -> dict[str, float]:
-        """Share of guided samples since the last call (a metrics source)."""
-        counts, self.guided_counts = self.guided_counts, {"guided": 0, "samples": 0}
+    def observe_reward(self, name: str, prompts, completions, values, columns) -> None:
+        """A reward-term observer: sums each term's values apart for policy samples and inserted references."""
+        mask = self._guided_mask
+        if mask is None or len(mask) != len(values):
+            return
+        for guided, value in zip(mask, values, strict=True):
+            if value is not None:
+                sums = self._term_sums["guided" if guided else "policy"].setdefault(name, [0.0, 0])
+                sums[0] += float(value)
+                sums[1] += 1
+
+    def drain(self) -> dict[str, Any]:
+        """Guided share and skips since the last call, and per-term means of policy and guided samples.
+
+        A metrics source: `policy` and `guided` map a term to its mean over this process's samples.
+        """
+        counts, self.guided_counts = self.guided_counts, {"guided": 0, "samples": 0, "skipped": 0}
+        sums, self._term_sums = self._term_sums, {"policy": {}, "guided": {}}
         if not counts["samples"]:
             return {}
-        return {"share": counts["guided"] / counts["samples"]}
+        means = {side: {t: s / n for t, (s, n) in terms.items() if n} for side, terms in sums.items()}
+        return {"share": counts["guided"] / counts["samples"], "skipped": counts["skipped"], **means}
