@@ -1,0 +1,627 @@
+"""Peak GPU memory of a GRPO run, estimated from the composed config without loading a model.
+
+The estimate follows what TRL 1.16 and transformers actually allocate, phase by phase:
+
+- generate: the policy (and the reference copy) plus the KV cache of the whole generation batch
+  (`per_device_train_batch_size * steps_per_generation` prompts, each grown to prompt + completion
+  tokens), or the prefill's MLP activations if those are larger, plus the fp32 sampling logits of one
+  decoding step. With vLLM the KV cache lives in vLLM's share of the card instead.
+- judge (judge.backend=reference): the policy writes judgments; its KV cache for one judge batch.
+- train: gradients, AdamW state, the micro-batch's activations (with or without activation
+  checkpointing) and TRL's fused log-prob head, which never materialises the (tokens x vocab) logits:
+  it projects tiles of 4096 tokens x 32768 vocabulary entries and accumulates gradients in fp32.
+
+The peak is the largest phase plus the CUDA context (memory outside the PyTorch allocator). Optimizer
+state is counted in every phase: it exists from the first optimizer step on. Model shapes come from
+a table of the exact Qwen2.5 architectures, a local directory's config.json, or the tiny model's spec.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from r1exp.errors import ConfigError
+
+GIB = 2**30
+# CUDA context, cuBLAS workspaces and other memory a process holds outside the PyTorch allocator
+# (measured on an H200 with torch 2.11 + CUDA 13: about 0.5 GiB). hardware=rtx3090 caps the allocator
+# at the card's 24 GiB minus this figure, and the plan judges a run against the whole card.
+CUDA_CONTEXT_GIB = 0.5
+# TRL 1.16's fused log-prob head: trl.kernels.chunked_logprob.TOKEN_CHUNK_SIZE and
+# trl.trainer.utils._CHUNKED_LOGPROB_CHUNK_SIZE (a unit test checks they still match).
+LOGPROB_TOKEN_CHUNK = 4096
+LOGPROB_VOCAB_CHUNK = 32768
+# Cards of presets that set no memory cap (GiB).
+PRESET_CARDS_GIB = {"a100_80g": 80.0, "multi_gpu": 80.0}
+DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+LORA_TARGETS_ALL = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# Extra tokens of a judge prompt beyond the quoted question and completion (instructions, reference).
+JUDGE_OVERHEAD_TOKENS = 512
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """The numbers of a Qwen2-architecture decoder that decide its memory."""
+
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    vocab_size: int
+    tie_word_embeddings: bool
+    dtype: str = "bfloat16"
+    head_dim: int | None = None
+    attention_bias: bool = True
+
+    @property
+    def head(self) -> int:
+        return self.head_dim or self.hidden_size // self.num_attention_heads
+
+    @property
+    def kv_dim(self) -> int:
+        return self.num_key_value_heads * self.head
+
+    def linear_shapes(self) -> dict[str, tuple[int, int]]:
+        """(in, out) features of each linear layer of one decoder block."""
+        h, i, q = self.hidden_size, self.intermediate_size, self.num_attention_heads * self.head
+        return {
+            "q_proj": (h, q),
+            "k_proj": (h, self.kv_dim),
+            "v_proj": (h, self.kv_dim),
+            "o_proj": (q, h),
+            "gate_proj": (h, i),
+            "up_proj": (h, i),
+            "down_proj": (i, h),
+        }
+
+    def num_params(self) -> int:
+        linears = sum(a * b for a, b in self.linear_shapes().values())
+        bias = (self.num_attention_heads * self.head + 2 * self.kv_dim) if self.attention_bias else 0
+        per_layer = linears + bias + 2 * self.hidden_size  # two RMSNorms
+        embed = self.vocab_size * self.hidden_size
+        head = 0 if self.tie_word_embeddings else embed
+        return self.num_hidden_layers * per_layer + embed + head + self.hidden_size
+
+    def lora_params(self, r: int, targets: list[str] | tuple[str, ...]) -> int:
+        """Parameters of LoRA adapters of rank r on the named linear layers of every block."""
+        shapes = self.linear_shapes()
+        unknown = [t for t in targets if t not in shapes]
+        if unknown:
+            raise ConfigError(
+                f"lora.target_modules: {', '.join(unknown)} is not a linear layer of this model; "
+                f"use some of {', '.join(shapes)}"
+            )
+        return self.num_hidden_layers * sum(r * (shapes[t][0] + shapes[t][1]) for t in targets)
+
+    def kv_bytes_per_token(self, elem_bytes: int) -> int:
+        """Key and value cache of one token across all layers."""
+        return 2 * self.num_hidden_layers * self.kv_dim * elem_bytes
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ModelShape:
+        """From a transformers config.json dict."""
+        try:
+            return cls(
+                hidden_size=int(config["hidden_size"]),
+                intermediate_size=int(config["intermediate_size"]),
+                num_hidden_layers=int(config["num_hidden_layers"]),
+                num_attention_heads=int(config["num_attention_heads"]),
+                num_key_value_heads=int(config.get("num_key_value_heads") or config["num_attention_heads"]),
+                vocab_size=int(config["vocab_size"]),
+                tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
+                dtype=str(config.get("dtype") or config.get("torch_dtype") or "float32"),
+                head_dim=config.get("head_dim"),
+                attention_bias=bool(config.get("attention_bias", config.get("model_type") == "qwen2")),
+            )
+        except KeyError as exc:
+            raise ConfigError(f"model config.json has no {exc.args[0]}; plan needs a decoder-only model") from exc
+
+
+_QWEN25_05B = ModelShape(896, 4864, 24, 14, 2, 151936, True)
+_QWEN25_15B = ModelShape(1536, 8960, 28, 12, 2, 151936, True)
+_QWEN25_7B = ModelShape(3584, 18944, 28, 28, 4, 152064, False)
+# The exact Qwen2.5 architectures (config.json of the hub repos), so the plan works offline.
+QWEN25: dict[str, ModelShape] = {
+    "Qwen/Qwen2.5-0.5B": _QWEN25_05B,
+    "Qwen/Qwen2.5-0.5B-Instruct": _QWEN25_05B,
+    "Qwen/Qwen2.5-1.5B": _QWEN25_15B,
+    "Qwen/Qwen2.5-1.5B-Instruct": _QWEN25_15B,
+    "Qwen/Qwen2.5-7B": _QWEN25_7B,
+    "Qwen/Qwen2.5-7B-Instruct": _QWEN25_7B,
+}
+
+
+def model_shape(model_cfg: Mapping[str, Any]) -> tuple[ModelShape, str]:
+    """The model's shape and where it came from, without loading weights."""
+    if model_cfg.get("builder") == "tiny":
+        spec = dict(model_cfg.get("tiny") or {})
+        shape = ModelShape(
+            hidden_size=int(spec.get("hidden_size", 64)),
+            intermediate_size=int(spec.get("intermediate_size", 256)),
+            num_hidden_layers=int(spec.get("num_hidden_layers", 2)),
+            num_attention_heads=int(spec.get("num_attention_heads", 4)),
+            num_key_value_heads=int(spec.get("num_key_value_heads", 2)),
+            # The trained vocabulary is at most this many tokens.
+            vocab_size=int(spec.get("vocab_size", 1024)),
+            tie_word_embeddings=bool(spec.get("tie_word_embeddings", False)),
+            dtype="float32",
+        )
+        return shape, "the tiny model's spec"
+    path = str(model_cfg.get("path") or "")
+    config_json = Path(path).expanduser() / "config.json"
+    if path and config_json.is_file():
+        try:
+            config = json.loads(config_json.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"model.path={path}: config.json is unreadable ({exc}); fix or replace it") from exc
+        return ModelShape.from_config(config.get("text_config") or config), str(config_json)
+    if path in QWEN25:
+        return QWEN25[path], f"r1exp's table of {path}"
+    raise ConfigError(
+        f"model.path={path}: plan knows no shape for it; point model.path at a local directory with a "
+        f"config.json, or use one of {', '.join(QWEN25)}"
+    )
+
+
+@dataclass(frozen=True)
+class Component:
+    """One row of the plan: bytes, the phases it is alive in, and a note."""
+
+    name: str
+    bytes: int
+    phases: tuple[str, ...]
+    note: str = ""
+
+    @property
+    def gib(self) -> float:
+        return self.bytes / GIB
+
+
+@dataclass
+class Plan:
+    """The estimate: components, each phase's total, the peak and the verdict."""
+
+    title: str
+    setup: str
+    components: list[Component]
+    phases: dict[str, int]
+    context_bytes: int
+    card_gib: float | None
+    card_source: str
+    gen_batch: int = 0
+    seq_tokens: int = 0
+    notes: list[str] = field(default_factory=list)
+    levers: list[tuple[str, float, bool]] = field(default_factory=list)
+
+    @property
+    def peak_phase(self) -> str:
+        return max(self.phases, key=lambda p: self.phases[p])
+
+    @property
+    def allocator_peak_gib(self) -> float:
+        """Peak of the PyTorch allocator (what torch.cuda.max_memory_allocated reports)."""
+        return self.phases[self.peak_phase] / GIB
+
+    @property
+    def peak_gib(self) -> float:
+        """Whole-process peak: allocator peak plus the CUDA context."""
+        return (self.phases[self.peak_phase] + self.context_bytes) / GIB
+
+    @property
+    def first_generate_gib(self) -> float:
+        """Allocator total while step 1 generates: no optimizer state exists yet."""
+        optimizer = sum(c.bytes for c in self.components if c.name.startswith("optimizer"))
+        return (self.phases["generate"] - optimizer) / GIB
+
+    @property
+    def fits(self) -> bool | None:
+        return None if self.card_gib is None else self.peak_gib <= self.card_gib
+
+    def verdict(self) -> str:
+        if self.card_gib is None:
+            return f"verdict: no card to check against ({self.card_source}); pass cmd.card_gb=N to check one"
+        headroom = self.card_gib - self.peak_gib
+        where = f"{self.peak_gib:.1f} of {self.card_gib:.1f} GiB ({self.card_source})"
+        if headroom < 0:
+            return f"verdict: does NOT fit: {where}, {-headroom:.1f} GiB over"
+        if headroom < 1.0:
+            return f"verdict: fits, but tight: {where}, {headroom:.1f} GiB headroom (fragmentation may not fit)"
+        return f"verdict: fits: {where}, {headroom:.1f} GiB headroom"
+
+    def table(self) -> str:
+        width = max(len(c.name) for c in self.components) + 2
+        lines = [self.title, self.setup, "", f"{'component':<{width}}{'GiB':>8}  phases / note"]
+        for c in self.components:
+            note = f"  ({c.note})" if c.note else ""
+            lines.append(f"{c.name:<{width}}{c.gib:>8.2f}  {','.join(c.phases)}{note}")
+        lines.append("")
+        for name, total in self.phases.items():
+            lines.append(f"{'phase ' + name:<{width}}{total / GIB:>8.2f}  allocator")
+        lines.append(
+            f"{'peak (' + self.peak_phase + ' + context)':<{width}}{self.peak_gib:>8.2f}  whole process on the GPU"
+        )
+        lines.extend(f"note: {n}" for n in self.notes)
+        lines.append(self.verdict())
+        if self.levers:
+            lines.append("biggest levers (each alone, saving at the peak):")
+            for override, saved, fits in self.levers:
+                lines.append(f"  {override}: saves {saved:.1f} GiB{' -> fits' if fits else ''}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "components": {c.name: round(c.gib, 3) for c in self.components},
+            "phases_gib": {k: round(v / GIB, 3) for k, v in self.phases.items()},
+            "peak_phase": self.peak_phase,
+            "allocator_peak_gib": round(self.allocator_peak_gib, 3),
+            "first_generate_gib": round(self.first_generate_gib, 3),
+            "peak_gib": round(self.peak_gib, 3),
+            "card_gib": self.card_gib,
+            "fits": self.fits,
+            "levers": [{"override": o, "saves_gib": round(s, 3), "fits": f} for o, s, f in self.levers],
+        }
+
+
+def _get(cfg: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
+    node: Any = cfg
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node or node[part] is None:
+            return default
+        node = node[part]
+    return node
+
+
+def _dtype_bytes(name: str, where: str) -> int:
+    name = str(name).replace("torch.", "")
+    if name not in DTYPE_BYTES:
+        raise ConfigError(f"{where}={name!r} is not a dtype plan knows; use one of {', '.join(DTYPE_BYTES)}")
+    return DTYPE_BYTES[name]
+
+
+def saved_bytes_per_token(shape: ModelShape, elem_bytes: int, lora_r: int = 0, lora_modules: int = 0) -> int:
+    """Bytes autograd keeps for backward, per token and decoder layer, computing in `elem_bytes`."""
+    h, i = shape.hidden_size, shape.intermediate_size
+    # RMSNorm saves its fp32 input and the normalised output; attention saves q, k, v (before and
+    # after RoPE) and the SDPA output; the MLP saves gate, up, SiLU(gate) and their product.
+    saved = 8 * h + elem_bytes * (5 * h + 3 * shape.kv_dim + 4 * i)
+    if lora_r:
+        # lora_A's outputs and a little per module; dropout is off (TRL's disable_dropout). Measured
+        # with saved-tensor hooks under bf16 autocast: about 3.5 bytes per rank and 45 per module.
+        saved += (4 * lora_r + 40) * lora_modules
+    return saved
+
+
+def card_gib(cfg: Mapping[str, Any], override: float | None = None) -> tuple[float | None, str]:
+    """The card the run is judged against, and where that figure comes from."""
+    hw = cfg.get("hardware") or {}
+    if override:
+        return float(override), "cmd.card_gb"
+    if hw.get("device") != "cuda":
+        return None, f"hardware={hw.get('name')} runs on CPU"
+    if hw.get("max_memory_gb"):
+        cap = float(hw["max_memory_gb"])
+        return cap + CUDA_CONTEXT_GIB, f"{hw.get('name')}: allocator cap {cap:g} + {CUDA_CONTEXT_GIB:g} context"
+    if hw.get("name") in PRESET_CARDS_GIB:
+        return PRESET_CARDS_GIB[hw["name"]], f"{hw['name']} card"
+    return None, f"hardware={hw.get('name')} names no card size"
+
+
+def estimate(cfg: Mapping[str, Any], prompt_tokens: int = 256, card_override: float | None = None) -> Plan:
+    """The plan of a composed config given as plain containers (OmegaConf.to_container, resolved)."""
+    shape, shape_source = model_shape(cfg["model"])
+    hw = cfg.get("hardware") or {}
+    trainer = cfg.get("trainer") or {}
+    gen = cfg.get("generation") or {}
+    on_gpu = hw.get("device") == "cuda"
+
+    model_dtype = str(_get(cfg, "model.dtype", "auto"))
+    wdtype = shape.dtype if model_dtype == "auto" else model_dtype
+    wb = _dtype_bytes(wdtype, "model.dtype")
+    # bf16 autocast computes the training activations in bf16 even over float32 weights.
+    ab = 2 if hw.get("bf16") else wb
+    params = shape.num_params()
+
+    lora_r = int(_get(cfg, "lora.r", 0) or 0)
+    targets = list(_get(cfg, "lora.target_modules", LORA_TARGETS_ALL) or LORA_TARGETS_ALL)
+    if isinstance(_get(cfg, "lora.target_modules"), str):
+        targets = list(LORA_TARGETS_ALL)  # "all-linear"
+    beta = float(trainer.get("beta") or 0.0)
+    paged = bool(gen.get("use_transformers_continuous_batching"))
+    use_vllm = bool(gen.get("use_vllm"))
+    vllm_mode = gen.get("vllm_mode")
+
+    b = int(hw.get("per_device_train_batch_size") or trainer.get("per_device_train_batch_size") or 8)
+    accum = int(hw.get("gradient_accumulation_steps") or trainer.get("gradient_accumulation_steps") or 1)
+    steps_per_gen = trainer.get("steps_per_generation")
+    gen_batch = trainer.get("generation_batch_size") or b * int(steps_per_gen or accum)
+    gen_batch = int(gen_batch)
+    c = int(trainer.get("max_completion_length") or 256)
+    p = int(prompt_tokens)
+    seq = p + c
+    tokens, completion_tokens = b * seq, b * c
+    ckpt = bool(hw.get("gradient_checkpointing", trainer.get("gradient_checkpointing", False)))
+    h, i, layers, vocab = shape.hidden_size, shape.intermediate_size, shape.num_hidden_layers, shape.vocab_size
+
+    comps: list[Component] = []
+    always = ("generate", "judge", "train")
+
+    def add(name: str, nbytes: float, phases: tuple[str, ...], note: str = "") -> Component:
+        comp = Component(name, int(nbytes), phases, note)
+        comps.append(comp)
+        return comp
+
+    add(f"weights ({wdtype}, {params / 1e9:.2f}B params)", params * wb, always)
+    if lora_r:
+        lora_params = shape.lora_params(lora_r, targets)
+        # PEFT upcasts adapters to fp32 (and generation=paged keeps them so: r1exp.paged.keep_dtypes).
+        lb = 4
+        trainable, grad_b, state_b = lora_params, lb, lb
+        add(f"LoRA r{lora_r} adapters ({lora_params / 1e6:.1f}M params)", lora_params * lb, always, f"{lb} bytes each")
+        add("reference model", 0, always, "LoRA: the policy with adapters disabled")
+        lm_head_trainable = False
+    else:
+        trainable, grad_b, state_b = params, wb, wb
+        ref = params * wb if beta != 0 else 0
+        add("reference model", ref, always, "a second copy" if ref else "beta = 0: none")
+        lm_head_trainable = True
+    optim = str(trainer.get("optim") or "adamw_torch_fused")  # GRPOConfig's default
+    # AdamW keeps two moments in the parameters' dtype; 8-bit optimizers one byte each.
+    state_elem = 1 if "8bit" in optim else state_b
+    add(f"optimizer state ({optim})", 2 * trainable * state_elem, always, "from the first optimizer step on")
+    # Alive in every phase: weights, adapters, the reference copy, the optimizer state.
+    base = sum(x.bytes for x in comps)
+    add("gradients", trainable * grad_b, ("train",))
+
+    # --- training micro-batch activations ---
+    per_layer = saved_bytes_per_token(shape, ab, lora_r, len(targets) if lora_r else 0)
+    backward_tmp = tokens * (3 * i * ab + 8 * h)
+    final_norm = tokens * (4 * h + ab * h)
+    act_full = tokens * per_layer * layers + backward_tmp + final_norm
+    # Checkpointing keeps each block's input and recomputes one block at a time during backward.
+    act_ckpt = tokens * ab * h * layers + tokens * per_layer + backward_tmp + final_norm
+    in_use, other = (act_ckpt, act_full) if ckpt else (act_full, act_ckpt)
+    add(
+        f"activations ({b} x {seq} tokens, {'checkpointed' if ckpt else 'no checkpointing'})",
+        in_use,
+        ("train",),
+        f"{'without' if ckpt else 'with'} checkpointing: {other / GIB:.2f} GiB",
+    )
+    n_tile = min(completion_tokens, LOGPROB_TOKEN_CHUNK)
+    head = completion_tokens * (ab * h + 4 * h + ab * h + 32) + n_tile * LOGPROB_VOCAB_CHUNK * ab
+    if lm_head_trainable:
+        head += vocab * h * (4 + wb)  # fp32 weight-gradient accumulator and its cast
+    full_logits = completion_tokens * vocab * 4
+    add(
+        "log-prob head (TRL fused, chunked)",
+        head,
+        ("train",),
+        f"full fp32 logits would be {full_logits / GIB:.2f} GiB; TRL never materialises them",
+    )
+
+    # --- generation ---
+    # generate() runs outside autocast, in the weights' dtype (generation=paged casts to bf16 first).
+    gb = 2 if (paged and hw.get("bf16")) else wb
+    kv_tok = shape.kv_bytes_per_token(gb)
+    kv_full = gen_batch * seq * kv_tok
+    prefill = gen_batch * p * (3 * i * gb + 4 * h * gb) + gen_batch * p * kv_tok
+    # lm_head output, its fp32 copy, the warped scores and the probabilities of one decoding step
+    sampling = gen_batch * vocab * (gb + 12)
+    notes: list[str] = []
+    card, card_source = card_gib(cfg, card_override)
+    vllm_share = 0
+    if use_vllm and vllm_mode == "colocate":
+        util = float(gen.get("vllm_gpu_memory_utilization") or 0.9)
+        # vLLM takes this share of the whole card, whatever the allocator cap says.
+        share_card = card or 0.0
+        vllm_share = int(util * share_card * GIB)
+        sleep = bool(gen.get("vllm_enable_sleep_mode"))
+        # vLLM holds its own weights, at least one sequence's KV cache and ~1 GiB of activations and
+        # CUDA graphs, or it refuses to start; the whole batch at once needs the batch's cache.
+        vllm_min = params * wb + seq * shape.kv_bytes_per_token(2) + GIB
+        vllm_batch = params * wb + kv_full + GIB
+        note = "released while training (sleep mode)" if sleep else "held all run (sleep mode off)"
+        if share_card and vllm_share < vllm_min:
+            notes.append(
+                f"vLLM cannot start in {vllm_share / GIB:.1f} GiB: it needs at least {vllm_min / GIB:.1f} "
+                f"(its own weights + one sequence's cache), counted here; "
+                f"generation.vllm_gpu_memory_utilization={math.ceil(vllm_min / (share_card * GIB) * 100) / 100:g} "
+                "or more"
+            )
+            vllm_share = vllm_min
+        elif share_card and vllm_share < vllm_batch:
+            notes.append(
+                f"vLLM's {vllm_share / GIB:.1f} GiB hold fewer than the batch's {gen_batch} sequences at once "
+                f"({vllm_batch / GIB:.1f} GiB would): it generates in waves"
+            )
+        add(f"vLLM share ({util:g} x {share_card:g} GiB)", vllm_share, ("generate",) if sleep else always, note)
+        gen_transient = 0
+        add("KV cache (in vLLM's share)", 0, ("generate",))
+    elif use_vllm:
+        gen_transient = 0
+        add("KV cache (vLLM server, another GPU)", 0, ("generate",))
+    elif paged:
+        from r1exp.paged import workload_sizes
+
+        cb = gen.get("transformers_continuous_batching_config") or {}
+        block = int(cb.get("block_size") or 256)
+        # r1exp.paged sizes the cache and the tokens per pass to the step's requests unless set.
+        sized_blocks, sized_tokens = workload_sizes([p] * gen_batch, c, block)
+        if cb.get("num_blocks"):
+            blocks = int(cb["num_blocks"])
+            note = f"{blocks} blocks x {block} tokens, as set"
+        else:
+            blocks = sized_blocks
+            note = f"sized to the step: {blocks} blocks x {block} tokens"
+        kv_paged = blocks * block * kv_tok
+        add("KV cache (paged)", kv_paged, ("generate",), note)
+        # Tokens per forward pass: hidden states, fp32 logits and the MLP's intermediates.
+        batch_tokens = int(cb.get("max_batch_tokens") or sized_tokens)
+        paged_act = batch_tokens * (h * gb + vocab * 4) + batch_tokens * 3 * i * gb
+        # With bf16, TRL casts the model to bf16 for generation; r1exp restores the fp32 tensors after,
+        # so fp32 weights and adapters have a bf16 copy while generating.
+        cast = 0
+        if hw.get("bf16"):
+            cast = (params * 2 if wb == 4 else 0) + (trainable * 2 if lora_r else 0)
+        add(f"paged forward pass ({batch_tokens} tokens)", paged_act + cast, ("generate",))
+        gen_transient = kv_paged + paged_act + cast
+    else:
+        add(f"KV cache (hf, {gen_batch} x {seq} tokens)", kv_full, ("generate",), f"{kv_tok // 1024} KiB/token")
+        add(
+            f"prefill activations ({gen_batch} x {p} tokens)",
+            prefill,
+            ("generate",),
+            "before the cache grows; the larger of the two counts",
+        )
+        add(f"sampling logits (fp32, {gen_batch} x {vocab})", sampling, ("generate",))
+        gen_transient = max(prefill, kv_full + sampling)
+
+    # --- in-process judge ---
+    judge_backend = _get(cfg, "judge.backend")
+    uses_judge = any(
+        str((t or {}).get("fn", "")).startswith("judge") for t in (_get(cfg, "reward.terms", {}) or {}).values()
+    )
+    judge_bytes = 0
+    if uses_judge and judge_backend == "reference":
+        jb = int(_get(cfg, "judge.reference.batch_size", 8))
+        jt = p + c + JUDGE_OVERHEAD_TOKENS + int(_get(cfg, "judge.reference.max_new_tokens", 32))
+        judge_bytes = jb * jt * kv_tok + jb * jt * 3 * i * gb
+        add(f"judge (reference model, {jb} x {jt} tokens)", judge_bytes, ("judge",), "the policy's weights, its cache")
+    elif uses_judge:
+        add("judge (HTTP endpoint)", 0, ("judge",), "runs elsewhere")
+
+    # --- periodic greedy evaluation ---
+    every = int(_get(cfg, "periodic_eval.every", 0) or 0)
+    eval_bytes = 0
+    if every > 0:
+        eb = int(_get(cfg, "periodic_eval.batch_size", 32))
+        et = p + int(_get(cfg, "periodic_eval.max_new_tokens", c) or c)
+        eval_bytes = eb * et * kv_tok + eb * vocab * (gb + 8)
+        add(f"periodic eval ({eb} x {et} tokens)", eval_bytes, ("eval",))
+
+    context = int(CUDA_CONTEXT_GIB * GIB) if on_gpu else 0
+    add("CUDA context, non-allocator", context, ("process",), "outside the allocator" if on_gpu else "CPU run")
+
+    vllm_all = vllm_share if (vllm_share and not gen.get("vllm_enable_sleep_mode")) else 0
+    train_bytes = sum(x.bytes for x in comps if x.phases == ("train",))
+    phases = {"generate": base + gen_transient + vllm_share, "train": base + train_bytes + vllm_all}
+    if judge_bytes:
+        phases["judge"] = base + judge_bytes + vllm_all
+    if eval_bytes:
+        phases["eval"] = base + eval_bytes + vllm_all
+
+    model_name = _get(cfg, "model.name", "?")
+    title = (
+        f"r1exp plan: model={model_name} ({shape_source}; {params / 1e9:.2f}B params, {wdtype}), "
+        f"lora={_get(cfg, 'lora.name', 'none')}, hardware={hw.get('name')}, generation={gen.get('name')}"
+    )
+    setup = (
+        f"generation batch {gen_batch} x ({p} prompt + {c} completion) tokens; micro-batch {b}; "
+        f"gradient checkpointing {'on' if ckpt else 'off'}; beta {beta:g}"
+    )
+    if not on_gpu:
+        notes.append("hardware=cpu: the figures are host memory")
+    if hw.get("deepspeed"):
+        notes.append(f"hardware.deepspeed={hw['deepspeed']}: ZeRO sharding is not modelled; figures are one full copy")
+    return Plan(title, setup, comps, phases, context, card, card_source, gen_batch, seq, notes)
+
+
+LEVER_ONLY_ABOVE_GIB = 0.05
+
+
+def _with(cfg: Mapping[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the config with dotted keys replaced."""
+    out = json.loads(json.dumps(cfg))
+    for dotted, value in overrides.items():
+        node = out
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {}) or {}
+        node[parts[-1]] = value
+    return out
+
+
+def levers(cfg: Mapping[str, Any], plan: Plan, prompt_tokens: int = 256) -> list[tuple[str, float, bool]]:
+    """The overrides that lower the peak most, each applied alone: (override, GiB saved, fits then)."""
+    hw, trainer, gen = cfg.get("hardware") or {}, cfg.get("trainer") or {}, cfg.get("generation") or {}
+    candidates: dict[str, dict[str, Any]] = {}
+    r = int(_get(cfg, "lora.r", 0) or 0)
+    lora16 = {"lora": {"name": "r16", "r": 16, "alpha": 32, "target_modules": list(LORA_TARGETS_ALL)}}
+    if not r or r > 16:
+        candidates["lora=r16"] = lora16
+    if not r and float(trainer.get("beta") or 0) != 0:
+        candidates["trainer.beta=0 (no reference copy)"] = {"trainer.beta": 0.0}
+    b = int(hw.get("per_device_train_batch_size") or 1)
+    accum = int(hw.get("gradient_accumulation_steps") or 1)
+    if b > 1:
+        half = b // 2
+        label = f"hardware.per_device_train_batch_size={half} hardware.gradient_accumulation_steps={accum * b // half}"
+        overrides = {
+            "hardware.per_device_train_batch_size": half,
+            "hardware.gradient_accumulation_steps": accum * b // half,
+        }
+        if trainer.get("steps_per_generation"):
+            # keep the same generation batch: only the training micro-batch shrinks
+            overrides["trainer.steps_per_generation"] = int(trainer["steps_per_generation"]) * 2
+            label += f" trainer.steps_per_generation={overrides['trainer.steps_per_generation']}"
+        candidates[label] = overrides
+    if not hw.get("gradient_checkpointing"):
+        candidates["hardware.gradient_checkpointing=true"] = {"hardware.gradient_checkpointing": True}
+    spg = int(trainer.get("steps_per_generation") or accum)
+    ngen = int(trainer.get("num_generations") or 1)
+    if spg > 1 and not gen.get("use_vllm") and (b * spg // 2) % ngen == 0:
+        candidates[f"trainer.steps_per_generation={spg // 2} (generate in two rounds)"] = {
+            "trainer.steps_per_generation": spg // 2
+        }
+    c = int(trainer.get("max_completion_length") or 0)
+    if c >= 512:
+        candidates[f"trainer.max_completion_length={c // 2}"] = {"trainer.max_completion_length": c // 2}
+    if str(_get(cfg, "model.dtype", "auto")) == "float32" and hw.get("device") == "cuda":
+        candidates["model.dtype=bfloat16"] = {"model.dtype": "bfloat16"}
+    if gen.get("use_vllm") and gen.get("vllm_mode") == "colocate":
+        # A colocated vLLM keeps a second copy of the weights: generating in the trainer does not.
+        candidates["generation=paged"] = {
+            "generation": {
+                "name": "paged",
+                "use_vllm": False,
+                "use_transformers_continuous_batching": True,
+                "transformers_continuous_batching_config": {"block_size": 256},
+            }
+        }
+    if not gen.get("use_vllm") and plan.card_gib:
+        shape, _ = model_shape(cfg["model"])
+        wb = _dtype_bytes(shape.dtype, "model.dtype")
+        need = shape.num_params() * wb + plan.gen_batch * plan.seq_tokens * shape.kv_bytes_per_token(2)
+        share = min(0.9, math.ceil((need + GIB) / (plan.card_gib * GIB) * 20) / 20)
+        candidates[
+            f"generation=vllm_colocate generation.vllm_gpu_memory_utilization={share:g} "
+            "generation.vllm_enable_sleep_mode=true"
+        ] = {
+            "generation": {
+                "name": "vllm_colocate",
+                "use_vllm": True,
+                "vllm_mode": "colocate",
+                "vllm_gpu_memory_utilization": share,
+                "vllm_enable_sleep_mode": True,
+            }
+        }
+    found = []
+    for label, overrides in candidates.items():
+        other = estimate(_with(cfg, overrides), prompt_tokens, plan.card_gib)
+        saved = plan.peak_gib - other.peak_gib
+        if saved > LEVER_ONLY_ABOVE_GIB:
+            found.append((label, saved, bool(plan.card_gib and other.peak_gib <= plan.card_gib)))
+    return sorted(found, key=lambda x: -x[1])
+
+
+def plan_for(cfg: Mapping[str, Any], prompt_tokens: int = 256, card_override: float | None = None) -> Plan:
+    """The estimate with levers attached when the run does not fit or has under 1 GiB headroom."""
+    plan = estimate(cfg, prompt_tokens, card_override)
+    if plan.card_gib is not None and plan.card_gib - plan.peak_gib < 1.0:
+        plan.levers = levers(cfg, plan, prompt_tokens)
+    return plan

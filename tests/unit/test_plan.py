@@ -1,0 +1,270 @@
+"""cmd=plan's memory estimate: hand-computed cases, TRL's constants, and the measured GPU peaks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from omegaconf import OmegaConf
+
+from r1exp import plan as P
+from r1exp.errors import ConfigError
+from tests.conftest import compose
+
+GIB = 2**30
+
+
+def composed(*overrides: str) -> dict:
+    return OmegaConf.to_container(compose(list(overrides)), resolve=True)
+
+
+def toy_config(tmp_path, **hardware) -> dict:
+    """A tiny bf16 Qwen2 shape in a local config.json, on a GPU preset: every figure is hand-checkable."""
+    model_dir = tmp_path / "toy"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "qwen2",
+                "hidden_size": 64,
+                "intermediate_size": 128,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 4,
+                "num_key_value_heads": 2,
+                "vocab_size": 1000,
+                "tie_word_embeddings": False,
+                "torch_dtype": "bfloat16",
+            }
+        )
+    )
+    hw = {
+        "name": "toy",
+        "device": "cuda",
+        "bf16": True,
+        "gradient_checkpointing": True,
+        "per_device_train_batch_size": 2,
+        "gradient_accumulation_steps": 4,
+        "max_memory_gb": 1.5,
+        **hardware,
+    }
+    return {
+        "model": {"name": "toy", "path": str(model_dir), "dtype": "auto", "builder": None},
+        "lora": {"name": "none", "r": None},
+        "hardware": hw,
+        "trainer": {"beta": 0.04, "max_completion_length": 32, "num_generations": 4},
+        "generation": {"name": "hf", "use_vllm": False},
+        "reward": {"terms": {}},
+    }
+
+
+def component(plan: P.Plan, prefix: str) -> int:
+    (found,) = [c for c in plan.components if c.name.startswith(prefix)]
+    return found.bytes
+
+
+def test_qwen25_table_matches_the_published_parameter_counts():
+    assert P.QWEN25["Qwen/Qwen2.5-0.5B"].num_params() == 494_032_768
+    assert P.QWEN25["Qwen/Qwen2.5-1.5B"].num_params() == 1_543_714_304
+    assert P.QWEN25["Qwen/Qwen2.5-7B"].num_params() == 7_615_616_512
+    assert P.QWEN25["Qwen/Qwen2.5-7B"].vocab_size == 152064
+    assert P.QWEN25["Qwen/Qwen2.5-1.5B"].tie_word_embeddings and not P.QWEN25["Qwen/Qwen2.5-7B"].tie_word_embeddings
+
+
+def test_lora_and_kv_cache_sizes_by_hand():
+    seven = P.QWEN25["Qwen/Qwen2.5-7B"]
+    # per layer: 16 * ((3584+3584) + 2 * (3584+512) + (3584+3584) + 3 * (3584+18944)) = 1,441,792
+    assert seven.lora_params(16, P.LORA_TARGETS_ALL) == 28 * 1_441_792
+    # K and V, 28 layers, 4 kv heads x 128, bf16
+    assert seven.kv_bytes_per_token(2) == 2 * 28 * 4 * 128 * 2 == 57_344
+    with pytest.raises(ConfigError, match=r"lora\.target_modules: lm_head"):
+        seven.lora_params(16, ["q_proj", "lm_head"])
+
+
+def test_toy_plan_by_hand(tmp_path):
+    plan = P.estimate(toy_config(tmp_path), prompt_tokens=16)
+    params = 2 * (36_864 + 128 + 128) + 2 * 64_000 + 64  # blocks (linears, q/k/v bias, norms), embed, head, norm
+    assert params == 202_304
+    assert component(plan, "weights") == params * 2
+    assert component(plan, "reference model") == params * 2  # full fine-tune, beta > 0: a second copy
+    assert component(plan, "optimizer") == 2 * params * 2  # AdamW moments in the bf16 parameters' dtype
+    assert component(plan, "gradients") == params * 2
+    # generation batch 2 x 4 = 8 prompts, 16 + 32 tokens, 256 bytes of K and V per token
+    assert component(plan, "KV cache") == 8 * 48 * 256
+    sampling = 8 * 1000 * (2 + 12)
+    # the cache at full length (plus one step's logits) outweighs the prefill's MLP activations
+    assert plan.phases["generate"] == 4 * params * 2 + 8 * 48 * 256 + sampling
+    assert plan.first_generate_gib * GIB == pytest.approx(2 * params * 2 + 8 * 48 * 256 + sampling)
+    assert plan.peak_gib == pytest.approx((max(plan.phases.values()) + 0.5 * GIB) / GIB)
+    assert plan.card_gib == 2.0 and plan.fits
+
+
+def test_checkpointing_lora_and_beta_change_what_they_should(tmp_path):
+    cfg = toy_config(tmp_path)
+    base = P.estimate(cfg, prompt_tokens=16)
+    no_ckpt = P.estimate(P._with(cfg, {"hardware.gradient_checkpointing": False}), prompt_tokens=16)
+    assert component(no_ckpt, "activations") > component(base, "activations")
+    assert no_ckpt.phases["train"] > base.phases["train"]
+    beta0 = P.estimate(P._with(cfg, {"trainer.beta": 0.0}), prompt_tokens=16)
+    assert component(beta0, "reference model") == 0
+    lora = P.estimate(P._with(cfg, {"lora": {"name": "r8", "r": 8, "target_modules": ["q_proj", "v_proj"]}}), 16)
+    assert component(lora, "reference model") == 0  # the policy with adapters disabled
+    lora_params = 2 * 8 * ((64 + 64) + (64 + 32))
+    assert component(lora, "LoRA") == lora_params * 4  # PEFT keeps adapters in fp32
+    assert component(lora, "optimizer") == 2 * lora_params * 4
+
+
+def test_vllm_share_and_paged_cache(tmp_path):
+    cfg = toy_config(tmp_path)
+    colocate = {"name": "vllm_colocate", "use_vllm": True, "vllm_mode": "colocate", "vllm_gpu_memory_utilization": 0.75}
+    held = P.estimate(P._with(cfg, {"generation": colocate}), prompt_tokens=16)
+    assert component(held, "vLLM share") == int(0.75 * 2.0 * GIB)  # a share of the whole card
+    assert component(held, "KV cache") == 0
+    assert held.phases["train"] >= 1.5 * GIB  # held while training
+    sleeping = P.estimate(P._with(cfg, {"generation": {**colocate, "vllm_enable_sleep_mode": True}}), 16)
+    assert held.phases["train"] - sleeping.phases["train"] == int(0.75 * 2.0 * GIB)
+    # Too small a share for vLLM's own weights, one sequence's cache and its ~1 GiB overhead: it cannot
+    # start, and the plan counts what it would need.
+    small = P.estimate(P._with(cfg, {"generation": {**colocate, "vllm_gpu_memory_utilization": 0.25}}), 16)
+    assert component(small, "vLLM share") == 202_304 * 2 + 48 * 256 + GIB
+    assert any(n.startswith("vLLM cannot start in 0.5 GiB") for n in small.notes)
+    paged = {
+        "name": "paged",
+        "use_transformers_continuous_batching": True,
+        "transformers_continuous_batching_config": {"num_blocks": 10, "block_size": 32},
+    }
+    assert component(P.estimate(P._with(cfg, {"generation": paged}), 16), "KV cache") == 10 * 32 * 256
+    auto = P.estimate(P._with(cfg, {"generation": {**paged, "transformers_continuous_batching_config": {}}}), 16)
+    # r1exp sizes the cache to the step (r1exp.paged.workload_sizes): 8 requests of 16 + 32 tokens
+    from r1exp.paged import workload_sizes
+
+    assert component(auto, "KV cache") == workload_sizes([16] * 8, 32, 256)[0] * 256 * 256
+
+
+def test_unknown_model_is_one_line_naming_model_path():
+    cfg = {"model": {"name": "x", "path": "someone/unknown-model", "builder": None}}
+    with pytest.raises(ConfigError, match=r"^model.path=someone/unknown-model: plan knows no shape"):
+        P.model_shape(cfg["model"])
+
+
+def test_trl_log_prob_chunks_still_match():
+    from trl.kernels import chunked_logprob
+    from trl.trainer import utils
+
+    assert chunked_logprob.TOKEN_CHUNK_SIZE == P.LOGPROB_TOKEN_CHUNK
+    assert utils._CHUNKED_LOGPROB_CHUNK_SIZE == P.LOGPROB_VOCAB_CHUNK
+
+
+def test_rtx3090_cap_plus_context_is_the_whole_card():
+    cfg = composed("hardware=rtx3090")
+    assert cfg["hardware"]["max_memory_gb"] + P.CUDA_CONTEXT_GIB == 24.0
+    assert P.card_gib(cfg)[0] == 24.0
+
+
+def test_7b_lora_recipe_fits_a_3090_and_a_7b_full_fine_tune_does_not():
+    fits = P.plan_for(composed("+experiment=math_7b_base_lora_3090"))
+    assert fits.fits and fits.card_gib == 24.0 and not fits.levers
+    full = P.plan_for(composed("model=qwen7b", "hardware=rtx3090", "lora=none"))
+    assert full.fits is False
+    override, saved, then_fits = full.levers[0]
+    assert override == "lora=r16" and then_fits and saved > 50
+    assert "does NOT fit" in full.table() and "lora=r16: saves" in full.table()
+
+
+# Peaks measured on an H200 under hardware=rtx3090 (docs/benchmarks.md, issue 9's table): random-init
+# Qwen2.5 shapes, 64 completions x 1024 tokens, prompts tokenized by the tiny tokenizer (~100 tokens).
+# Both were read during step 1's generation (no optimizer state yet).
+@pytest.mark.parametrize(
+    ("overrides", "measured_gib"),
+    [
+        (("+experiment=countdown_r1zero_1.5b", "hardware=rtx3090", "lora=r64"), 5.7),
+        (("model=qwen0.5b", "hardware=rtx3090", "lora=none"), 3.2),
+    ],
+)
+def test_step1_generation_within_15_percent_of_measured(overrides, measured_gib):
+    plan = P.estimate(composed(*overrides), prompt_tokens=128)
+    assert abs(plan.first_generate_gib - measured_gib) / measured_gib <= 0.15
+
+
+def test_7b_estimate_stays_under_the_cap_it_was_measured_at():
+    # The 7B run's allocator sat at its cap (reserved, fragmented by the growing cache): the measurement
+    # bounds allocated memory from above only.
+    plan = P.estimate(composed("+experiment=math_7b_base_lora_3090"), prompt_tokens=128)
+    assert plan.allocator_peak_gib <= 24.0
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_parameter_count_matches_a_real_qwen2_model(tied):
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    shape = P.ModelShape(48, 112, 2, 6, 2, 500, tied)
+    config = Qwen2Config(
+        hidden_size=48,
+        intermediate_size=112,
+        num_hidden_layers=2,
+        num_attention_heads=6,
+        num_key_value_heads=2,
+        vocab_size=500,
+        tie_word_embeddings=tied,
+    )
+    model = Qwen2ForCausalLM(config)
+    assert shape.num_params() == sum(p.numel() for p in model.parameters())
+    from peft import LoraConfig, get_peft_model
+
+    lora_model = get_peft_model(model, LoraConfig(r=4, target_modules=list(P.LORA_TARGETS_ALL)))
+    trainable = sum(p.numel() for p in lora_model.parameters() if p.requires_grad)
+    assert shape.lora_params(4, P.LORA_TARGETS_ALL) == trainable
+
+
+@pytest.mark.parametrize("lora_r", [0, 8, 64])
+def test_activation_model_matches_what_autograd_saves(lora_r):
+    """The per-token activation bytes against the tensors a real Qwen2 forward keeps for backward
+    (saved-tensor hooks, bf16 weights under bf16 autocast, as TRL trains)."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    h, i, layers, tokens = 128, 512, 4, 2 * 256
+    config = Qwen2Config(
+        hidden_size=h,
+        intermediate_size=i,
+        num_hidden_layers=layers,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        vocab_size=1000,
+        attn_implementation="sdpa",
+    )
+    model = Qwen2ForCausalLM(config).to(torch.bfloat16)
+    if lora_r:
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(r=lora_r, target_modules=list(P.LORA_TARGETS_ALL), lora_dropout=0.0)
+        model = get_peft_model(model, lora)
+    backbone = model.get_base_model().model if lora_r else model.model
+    storages: dict[int, int] = {}
+
+    def keep(t):
+        storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t), torch.autocast("cpu", dtype=torch.bfloat16):
+        backbone(input_ids=torch.randint(0, 1000, (2, 256)))
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    measured = sum(n for ptr, n in storages.items() if ptr not in weights)
+    shape = P.ModelShape(h, i, layers, 8, 2, 1000, False)
+    per_token = P.saved_bytes_per_token(shape, 2, lora_r, len(P.LORA_TARGETS_ALL) if lora_r else 0)
+    estimate = tokens * per_token * layers + tokens * (4 * h + 2 * h)  # + the final norm
+    assert abs(estimate - measured) / measured <= 0.10
+
+
+def test_levers_keep_the_experiment_and_rank_by_saving():
+    cfg = composed("model=qwen1.5b", "hardware=rtx3090", "hardware.gradient_checkpointing=false")
+    plan = P.plan_for(cfg)
+    assert plan.fits is False
+    labels = [label for label, _, _ in plan.levers]
+    assert "hardware.per_device_train_batch_size=2 hardware.gradient_accumulation_steps=32" in labels
+    assert "hardware.gradient_checkpointing=true" in labels and "lora=r16" in labels
+    savings = [saved for _, saved, _ in plan.levers]
+    assert savings == sorted(savings, reverse=True) and min(savings) > P.LEVER_ONLY_ABOVE_GIB
+    # A smaller micro-batch keeps 64 completions per generation batch (the same experiment).
+    smaller = P._with(cfg, {"hardware.per_device_train_batch_size": 2, "hardware.gradient_accumulation_steps": 32})
+    assert P.estimate(smaller).gen_batch == plan.gen_batch == 64
