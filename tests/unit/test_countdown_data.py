@@ -1,5 +1,8 @@
 """Countdown generator: solvable, deterministic, disjoint splits, op restrictions honoured."""
 
+from collections import Counter
+
+import numpy as np
 import pytest
 
 from r1exp.errors import ConfigError
@@ -75,3 +78,41 @@ def test_bad_specs_fail_with_a_config_error(spec):
 def test_impossible_request_fails_clearly_instead_of_looping():
     with pytest.raises(ConfigError, match="could only draw"):
         generate(CountdownSpec(min_numbers=2, max_numbers=2, max_value=2, min_target=90, max_target=100), 5, seed=0)
+
+
+def test_rows_of_a_seed_do_not_depend_on_how_many_are_asked_for():
+    many = generate(CountdownSpec(), 5000, seed=7)
+    assert generate(CountdownSpec(), 10, seed=7) == many[:10]
+    assert generate(CountdownSpec(), 4200, seed=7) == many[:4200]
+
+
+def test_python_int_arithmetic_draws_the_same_rows_as_int64(monkeypatch):
+    """Specs whose values could overflow int64 use Python ints; both paths are the same exact arithmetic."""
+    from r1exp.tasks.countdown import data
+
+    spec = CountdownSpec(min_numbers=2, max_numbers=5, max_value=60)
+    assert data._exact_dtype(spec) is np.int64
+    fast = generate(spec, 300, seed=2)
+    monkeypatch.setattr(data, "_exact_dtype", lambda spec: object)
+    assert generate(spec, 300, seed=2) == fast
+
+
+def test_huge_values_are_exact():
+    spec = CountdownSpec(min_numbers=6, max_numbers=6, max_value=10**9, min_target=-(10**60), max_target=10**60)
+    from r1exp.tasks.countdown.data import _exact_dtype
+
+    assert _exact_dtype(spec) is object
+    rows = generate(spec, 20, seed=0)
+    assert max(abs(r["target"]) for r in rows) > 2**63  # beyond int64, still exact
+    for r in rows:
+        assert check_answer(r["solution"], r["nums"], r["target"])
+
+
+def test_generated_instances_follow_the_random_expression_process():
+    """Counts of numbers, ops and targets as drawing uniform pairs and ops implies (loose bounds)."""
+    rows = generate(CountdownSpec(), 4000, seed=0)
+    four = sum(len(r["nums"]) == 4 for r in rows) / len(rows)
+    ops = Counter(c for r in rows for c in r["solution"] if c in "+-*/")
+    assert 0.25 < four < 0.4  # 4 numbers reach the target range less often than 3
+    assert ops["-"] > ops["+"] > ops["/"] > 0 and ops["*"] > 0
+    assert len({r["target"] for r in rows}) == 91  # every target in [10, 100]

@@ -72,6 +72,35 @@ def test_check_answer(answer, nums, target, ok):
 
 
 @pytest.mark.parametrize(
+    "answer, nums, target, ok",
+    [
+        # the given integers, written as such
+        ("3 + 4 + 5", [3, 4, 5], 12, True),
+        ("0 + 3 + 4 + 5", [0, 3, 4, 5], 12, True),
+        ("10 + 2", [10, 2], 12, True),
+        ("100 - 88", [100, 88], 12, True),
+        ("(0) + 12", [0, 12], 12, True),
+        ("3 + 4 + 5 = 12", [3, 4, 5], 12, True),
+        # a leading zero is not the given number, anywhere in the expression
+        ("03 + 4 + 5", [3, 4, 5], 12, False),
+        ("3 + 04 + 5", [3, 4, 5], 12, False),
+        ("3 + 4 + 005", [3, 4, 5], 12, False),
+        ("(03 + 4) + 5", [3, 4, 5], 12, False),
+        ("3*(4+05)", [3, 4, 5], 27, False),
+        ("00 + 12", [0, 12], 12, False),
+        ("010 + 2", [10, 2], 12, False),
+        # nor is a target written with one
+        ("3 + 4 + 5 = 012", [3, 4, 5], 12, False),
+        ("3 + 4 + 5 = +12", [3, 4, 5], 12, False),
+    ],
+)
+def test_numbers_must_be_written_as_the_given_integers(answer, nums, target, ok):
+    assert check_answer(answer, nums, target) is ok
+    completion = f"work</think>\n<answer>{answer}</answer>"
+    assert REWARDS["countdown_correct"]([THINK_PROMPT], [completion], nums=[nums], target=[target]) == [float(ok)]
+
+
+@pytest.mark.parametrize(
     "answer, ops, ok",
     [
         ("48 + 45 - 7 + 5", "+-", True),

@@ -1,19 +1,26 @@
 """Countdown correctness: parse the last answer block as arithmetic, exactly, without eval.
 
 The answer is an expression of non-negative ASCII integer literals, binary + - * /, parentheses and
-spaces, optionally followed by one `= N` where N equals the target. The literals must be the row's
-numbers as a multiset; the value, computed with rationals, must equal the target. Any other symbol,
-unary sign, `**`, implicit multiplication, decimal, or division by zero makes it incorrect.
+spaces, optionally followed by one `= N` where N is the target. The literals must be the row's
+numbers as a multiset, each written as that integer (no leading zeros: `03` is not 3, and `= 091` is
+not 91); the value, computed with rationals, must equal the target. Any other symbol, unary sign,
+`**`, implicit multiplication, decimal, or division by zero makes it incorrect.
+
+Cheap refusals come first (length, alphabet, ops, the numbers as written), so the exact evaluation
+only runs on answers that use exactly the row's numbers.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from fractions import Fraction
+import re
 from typing import Any
 
-from r1exp.common.answers import MAX_ANSWER_CHARS, last_answer, scored_text
+from r1exp.common.answers import MAX_ANSWER_CHARS, as_text, last_answer
 from r1exp.common.arith import ALL_OPS, InvalidExpression, evaluate, tokenize
+from r1exp.rewards.base import reward
+
+# A literal of several digits starting with 0.
+_LEADING_ZERO = re.compile(r"(?<![0-9])0[0-9]")
 
 
 def check_answer(answer: str | None, nums: list[int], target: int, allowed_ops: str | None = None) -> bool:
@@ -23,28 +30,32 @@ def check_answer(answer: str | None, nums: list[int], target: int, allowed_ops: 
     text = answer.strip()
     if not text or len(text) > MAX_ANSWER_CHARS:
         return False
-    if "=" in text:
-        expr, _, rhs = text.partition("=")
-        rhs = rhs.strip()
-        if not rhs or not all("0" <= c <= "9" for c in rhs) or int(rhs) != int(target):
+    expr, eq, rhs = text.partition("=")
+    # The target as written: a second "=", a sign, a leading zero or a non-ASCII digit all differ.
+    if eq and rhs.strip() != str(int(target)):
+        return False
+    if allowed_ops is not None and allowed_ops != ALL_OPS:
+        allowed = allowed_ops if isinstance(allowed_ops, str) else "".join(allowed_ops)
+        if any(op in expr for op in ALL_OPS if op not in allowed):
             return False
-    else:
-        expr = text
+    # Each number written as the given integer: `03` is not 3.
+    if _LEADING_ZERO.search(expr):
+        return False
     try:
         tokens = tokenize(expr)
-        used_ops = {t for t in tokens if t in ALL_OPS}
-        if allowed_ops is not None and used_ops - set(allowed_ops):
-            return False
-        literals = [int(t) for t in tokens if t.isdigit()]
-        # The multiset check comes first, so the numbers evaluated are bounded by the row's own.
-        if Counter(literals) != Counter(int(n) for n in nums):
-            return False
+    except InvalidExpression:
+        return False
+    # The multiset check comes before evaluation, so the numbers evaluated are bounded by the row's own.
+    if sorted([int(tok) for tok in tokens if tok.isdigit()]) != sorted(map(int, nums)):
+        return False
+    try:
         value, _ = evaluate(tokens)
     except InvalidExpression:
         return False
-    return value == Fraction(int(target))
+    return value == int(target)
 
 
+@reward(columns=("nums", "target"))
 def countdown_correct(
     prompts: list,
     completions: list,
@@ -59,9 +70,11 @@ def countdown_correct(
     target = target if target is not None else [None] * n
     allowed_ops = allowed_ops if allowed_ops is not None else [None] * n
     out: list[float | None] = []
-    for p, c, ns, t, ops in zip(prompts, completions, nums, target, allowed_ops, strict=True):
+    for c, ns, t, ops in zip(completions, nums, target, allowed_ops, strict=True):
         if ns is None or t is None:
             out.append(None)
             continue
-        out.append(float(check_answer(last_answer(scored_text(p, c)), list(ns), int(t), ops)))
+        # The completion alone: the `<think>` that scored_text puts back in front can neither hold nor
+        # complete an answer tag, so the last answer block is the same without the copy.
+        out.append(float(check_answer(last_answer(as_text(c)), ns, int(t), ops)))
     return out
