@@ -14,7 +14,7 @@ import time
 
 from r1exp.tasks import REWARDS
 from r1exp.tasks.countdown.data import CountdownSpec, generate
-from r1exp.tasks.math.reward import close_pools
+from r1exp.tasks.math.reward import math_correct
 
 PROMPT = "User: ...\nAssistant: Let me solve this step by step.\n<think>"
 
@@ -63,7 +63,7 @@ def main() -> None:
         REWARDS["math_correct"](m_prompts[:8], m_completions[:8], workers=workers, **{"answer": m_cols["answer"][:8]})
         seconds = timed(REWARDS["math_correct"], m_prompts, m_completions, workers=workers, **m_cols)
         rows.append((f"math_correct ({workers} worker{'s' if workers > 1 else ''})", len(m_prompts), seconds))
-    close_pools()
+    math_correct.close()
 
     base = rows[0][1] / rows[0][2]
     print(f"{'reward':<28}{'completions':>12}{'seconds':>10}{'per second':>12}{'vs strict_format':>18}")

@@ -7,6 +7,7 @@ line on stderr and exit status 2. Real bugs keep their traceback.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -33,6 +34,31 @@ class ModelLoadError(UserError):
 
 class MissingDependencyError(UserError):
     """An optional package needed by the chosen configuration is not installed."""
+
+
+class StorageError(UserError):
+    """The run dir (or another output path) cannot be written: full, read-only or not ours."""
+
+
+# Causes of a failed write that the user fixes (free space, a writable path), not bugs.
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT)
+
+
+def storage_cause(exc: BaseException | None) -> OSError | None:
+    """The OSError with a storage errno in `exc` or its causes, or None."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+def storage_line(err: OSError, path: Any = None) -> str:
+    """One line naming the path that cannot be written and why."""
+    where = err.filename or path or "an output path"
+    return f"cannot write {where}: {os.strerror(err.errno)}; free space or choose a writable hydra.run.dir"
 
 
 def one_line(text: str) -> str:
@@ -89,6 +115,10 @@ def guard(main: Callable[[], Any]) -> Any:
     except UserError as exc:
         exit_with(exc)
     except Exception as exc:
+        cause = storage_cause(exc)
+        if cause is not None:
+            # e.g. Hydra saving .hydra/ into a read-only or full run dir, before any r1exp code runs
+            exit_with(StorageError(storage_line(cause)))
         line = hydra_error_line(exc)
         if line is None:
             raise

@@ -7,6 +7,7 @@ lines with a message each (cmd=score) or stopping at the first one (`read_record
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -76,8 +77,14 @@ def read_records(path: Path) -> list[tuple[str, dict[str, Any]]]:
 def write_atomic(path: Path, text: str) -> None:
     """Write a whole file so readers see the old or the new content, never a mix."""
     tmp = Path(str(path) + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        # A full disk fails mid-write: leave no half-written temporary behind.
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def truncate_after(path: Path, step: int) -> int:

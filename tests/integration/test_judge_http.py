@@ -197,7 +197,9 @@ def test_concurrency_never_exceeds_the_limit(server, tmp_path):
 
 
 def test_retries_after_500_and_429_but_not_after_400(server, tmp_path):
-    cfg = judge_cfg(server.base_url, tmp_path, "judge.openai.retries=2", "judge.openai.backoff_s=0.1")
+    cfg = judge_cfg(
+        server.base_url, tmp_path, "judge.openai.retries=2", "judge.openai.backoff_s=0.1", "judge.max_failure_rate=1"
+    )
     counters = Counters()
     texts = ["北京 HTTP500ONCE", "北京 HTTP429ONCE", "北京 HTTP500ALWAYS", "北京 HTTP400"]
     t0 = time.perf_counter()
@@ -211,7 +213,9 @@ def test_retries_after_500_and_429_but_not_after_400(server, tmp_path):
 
 
 def test_a_slow_server_times_out_into_none(server, tmp_path):
-    cfg = judge_cfg(server.base_url, tmp_path, "judge.openai.timeout_s=0.3", "judge.openai.retries=1")
+    cfg = judge_cfg(
+        server.base_url, tmp_path, "judge.openai.timeout_s=0.3", "judge.openai.retries=1", "judge.max_failure_rate=1"
+    )
     counters = Counters()
     t0 = time.perf_counter()
     out = judge_answer(
@@ -264,7 +268,8 @@ def test_the_api_key_comes_from_the_named_variable_and_is_not_stored(server, tmp
 
 
 def test_a_server_that_is_down_gives_none_and_a_failure_count(tmp_path, capfd):
-    cfg = judge_cfg(f"http://127.0.0.1:{free_port()}", tmp_path, "judge.openai.retries=1")
+    # Below judge.max_failure_rate (here: any share), failures are counted and the batch goes on.
+    cfg = judge_cfg(f"http://127.0.0.1:{free_port()}", tmp_path, "judge.openai.retries=1", "judge.max_failure_rate=1")
     counters = Counters()
     t0 = time.perf_counter()
     out = judge_answer([PROMPT] * 3, answers("a", "b", "c"), reference=["a"] * 3, counters=counters, judge=cfg)
@@ -286,6 +291,7 @@ def test_training_keeps_going_when_the_judge_server_is_down(launch, tmp_path):
     proc = launch(
         "+experiment=smoke",
         "reward=zh_general",
+        "reward.terms.soft_format=null",
         "data=zh_general",
         f"data.path={data}",
         "data.test_size=2",
@@ -295,6 +301,8 @@ def test_training_keeps_going_when_the_judge_server_is_down(launch, tmp_path):
         "judge.openai.retries=1",
         "judge.openai.backoff_s=0.01",
         "judge.openai.cache=false",
+        # Failures below the rate are counted and training goes on (a dead server stops the run by default).
+        "judge.max_failure_rate=1.0",
         "trainer.max_steps=3",
         "trainer.save_steps=100",
         f"hydra.run.dir={run}",

@@ -207,15 +207,21 @@ def test_nothing_to_judge_needs_no_backend(judge_cfg):
     [
         (["judge.backend=gpt"], "judge.backend='gpt'"),
         (["judge.openai.concurrency=0"], "judge.openai.concurrency"),
-        (["judge.openai.timeout_s=abc"], "judge.openai.timeout_s"),
         (["judge.prompts.answer='Grade {answer} please'"], "judge.prompts.answer must contain {question}"),
         (["judge.reference.chat_wrapper=plain"], "judge.reference.chat_wrapper"),
+        (["judge.max_failure_rate=1.5"], "judge.max_failure_rate=1.5 must be a number from 0 to 1"),
     ],
 )
 def test_bad_judge_settings_are_one_line_config_errors(overrides, needle):
     with pytest.raises(ConfigError) as err:
         settings(compose(overrides).judge)
     assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_wrongly_typed_judge_setting_fails_at_compose_time():
+    with pytest.raises(Exception) as err:
+        compose(["judge.openai.timeout_s=abc"])
+    assert "judge.openai.timeout_s" in str(err.value) and "Float" in str(err.value.__cause__)
 
 
 def test_an_unset_api_key_variable_is_named(monkeypatch):

@@ -13,7 +13,8 @@ from r1exp.errors import ConfigError
 from r1exp.rewards import total
 from r1exp.rewards.counters import Counters
 from r1exp.tasks import REWARDS, build_terms
-from r1exp.tasks.math.reward import OK, TIMEOUT, VerifierPool, extract_prediction, math_correct
+from r1exp.tasks.math.reward import OK, TIMEOUT, extract_prediction, math_correct
+from r1exp.tasks.math.verify import Verifier
 
 THINK_PROMPT = "User: ...\nAssistant: Let me solve this step by step.\n<think>"
 # One pool for the whole module (two workers, the default bound), so tests do not restart workers.
@@ -192,7 +193,7 @@ def test_pathological_answers_are_incorrect_within_the_bound(content):
 
 def test_a_worker_that_overruns_is_killed_and_replaced():
     """The hard bound, below math-verify's own one-second alarm: the pool kills the worker."""
-    pool = VerifierPool(workers=1, timeout=0.6)
+    pool = Verifier(workers=1, timeout=0.6)
     try:
         pool.map([("1", "1")])  # started and warm
         start = time.monotonic()
@@ -206,11 +207,19 @@ def test_a_worker_that_overruns_is_killed_and_replaced():
 
 
 def test_a_worker_that_dies_is_replaced_and_its_item_retried():
-    pool = VerifierPool(workers=1, timeout=5.0)
+    import multiprocessing
+    import os
+    import signal
+
+    others = {p.pid for p in multiprocessing.active_children()}
+    pool = Verifier(workers=1, timeout=5.0)
     try:
         pool.map([("1", "1")])
-        pool._workers[0].proc.kill()  # e.g. the OOM killer, between two calls
-        pool._workers[0].proc.wait()
+        mine = [p for p in multiprocessing.active_children() if p.pid not in others]
+        assert mine
+        for p in mine:
+            os.kill(p.pid, signal.SIGKILL)  # e.g. the OOM killer, between two calls
+            p.join(10)
         assert pool.map([("5", "5"), ("5", "6")]) == [(OK, 1.0), (OK, 0.0)]
     finally:
         pool.close()
@@ -309,6 +318,8 @@ def test_math500_reference_solutions_grade_as_their_answers(data_dir):
         f"MATH-500 self-consistency: {agreement:.1%} of solutions correct, {false_positive:.1%} correct against "
         f"another answer; {2 * n} verifications in {elapsed:.1f}s; misses: {misses}"
     )
-    assert counters.drain() == {}  # every gold parses, nothing timed out
+    # Every gold parses and nothing timed out; the guard refuses only shapes paired with another row's
+    # gold (e.g. an inequality against a number), never a solution against its own answer (agreement 1.0).
+    assert set(counters.drain()) <= {"math/refused"}
     assert agreement == 1.0
     assert false_positive == 0.0

@@ -8,13 +8,18 @@ organised the reasoning is. Both are independent terms, summed with the soft for
 Trust: completions are untrusted. Each quoted text sits between BEGIN/END marker lines whose id is a
 hash of the text itself, so a completion cannot close its own quote, and chat special-token spellings
 (`<|...|>`) are broken up so quoted text cannot fake a chat turn. Only the judge's reply is parsed: its
-last non-empty line must be `SCORE: <number>` (the number clamped to [0, 1]); any other reply gives
-None and bumps `judge/parse_failures`, never an exception.
+last non-empty line must be `SCORE: <number>` in ASCII digits (clamped to [0, 1]); any other reply
+gives None and bumps `judge/parse_failures`, never an exception. Lone surrogates in a completion
+become `?` before anything is hashed, cached or sent.
 
 Backends (`judge.backend`): `openai` posts to any OpenAI-compatible `{base_url}/chat/completions` with
 bounded concurrency, a timeout, retries with exponential backoff (5xx, 429, transport errors; not other
-4xx) and an on-disk cache of replies keyed by a hash of the request (model, messages, sampling); a server
-that is down gives None plus `judge/failures`, and training goes on. `reference` generates the judgment
+4xx) and an on-disk cache of replies keyed by a hash of the endpoint, the prompt version and the request
+(model, messages, sampling). A failed request gives None plus `judge/failures`; when more than
+`judge.max_failure_rate` of a batch's requests fail (a dead server), the batch raises one line and the
+run stops (status failed, its last checkpoint kept) instead of training on the other terms alone. The
+API key is redacted from every error body and reply before it is printed, logged or cached.
+`reference` generates the judgment
 in process with the run's reference model (LoRA: the policy with adapters disabled), so no second copy
 of the weights is loaded; only cmd=train has one.
 
@@ -39,14 +44,19 @@ from typing import Any
 
 from r1exp.common.answers import as_text, last_answer, scored_text
 from r1exp.common.hub import DEFAULT_CACHE
-from r1exp.errors import ConfigError
+from r1exp.errors import ConfigError, UserError
+from r1exp.rewards.base import Reward
 from r1exp.rewards.counters import Counters
 
 BACKENDS = ("openai", "reference")
+# Part of every cached reply's key: bump it when the rendering of judge prompts changes (quoting,
+# defusing), so replies to the old rendering are not served for the new one.
+PROMPT_VERSION = 2
 # The placeholders each prompt template must hold; each becomes a quoted block.
 PLACEHOLDERS = {"answer": ("question", "reference", "answer"), "reasoning": ("question", "reasoning")}
 CONTEXT_KEYS = ("counters", "judge", "reference_model")
-_SCORE_LINE = re.compile(r"SCORE\s*:\s*(\d{1,3}(?:\.\d{1,12})?|\.\d{1,12})", re.IGNORECASE)
+# ASCII only: `\d` would also take other scripts' digits (`SCORE: ５`), which no judge prompt asks for.
+_SCORE_LINE = re.compile(r"SCORE\s*:\s*([0-9]{1,3}(?:\.[0-9]{1,12})?|\.[0-9]{1,12})", re.IGNORECASE | re.ASCII)
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _MAX_SCORE_LINE = 64
 
@@ -69,6 +79,8 @@ def parse_score(reply: Any) -> float | None:
 
 
 def _defuse(text: str) -> str:
+    # A lone surrogate (possible in any str) cannot be encoded for hashing, caching or HTTP: make it "?".
+    text = text.encode("utf-8", "replace").decode("utf-8")
     # A decoded completion can spell `<|im_end|>` with ordinary tokens; re-tokenized inside the judge
     # prompt it would become the real special token and end the quote's chat turn.
     return text.replace("<|", "< |")
@@ -161,6 +173,7 @@ class JudgeSettings:
     replies_path: str | None
     openai: OpenAISettings
     reference: ReferenceSettings
+    max_failure_rate: float = 0.2
 
 
 def _plain(node: Any) -> dict:
@@ -197,6 +210,12 @@ def _text(node: dict, key: str, path: str, optional: bool = False) -> str | None
     return value
 
 
+def _rate(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"judge.max_failure_rate={value!r} must be a number from 0 to 1 (a share of requests)")
+    return float(value)
+
+
 def settings(judge: Any) -> JudgeSettings:
     """Validated judge settings from the `judge` config group (a DictConfig or a dict)."""
     cfg = _plain(judge)
@@ -222,6 +241,7 @@ def settings(judge: Any) -> JudgeSettings:
         max_chars=_number(cfg, "max_chars", "judge", int, 1),
         prompts={k: prompts[k] for k in PLACEHOLDERS},
         replies_path=_text(cfg, "replies_path", "judge", optional=True),
+        max_failure_rate=_rate(cfg.get("max_failure_rate", 0.2)),
         openai=OpenAISettings(
             base_url=_text(oa, "base_url", "judge.openai") or "",
             model=_text(oa, "model", "judge.openai") or "",
@@ -288,13 +308,25 @@ class ReplyCache:
 # --- backends ---
 
 
-class OpenAIBackend:
-    """Chat completions over HTTP: bounded concurrency, timeout, retries with backoff, reply cache."""
+class JudgeUnavailable(UserError):
+    """Too many judge requests of one batch failed: training on would use the other terms alone."""
 
-    def __init__(self, s: OpenAISettings, system: str, counters: Counters) -> None:
+
+REDACTED = "[redacted]"
+
+
+class OpenAIBackend:
+    """Chat completions over HTTP: bounded concurrency, timeout, retries with backoff, reply cache.
+
+    The API key never leaves in a message: every text taken from a response (an error body, a
+    reply) has it replaced by `[redacted]` before it is printed, logged, cached or raised.
+    """
+
+    def __init__(self, s: OpenAISettings, system: str, counters: Counters, max_failure_rate: float = 1.0) -> None:
         self.s = s
         self.system = system
         self.counters = counters
+        self.max_failure_rate = max_failure_rate
         self.url = s.base_url.rstrip("/") + "/chat/completions"
         root = Path(s.cache_dir or DEFAULT_CACHE).expanduser() / "judge" if s.cache else None
         self.cache = ReplyCache(root)
@@ -306,6 +338,14 @@ class OpenAIBackend:
                     f"judge.openai.api_key_env={s.api_key_env}: that environment variable is not set; export it, "
                     "or set judge.openai.api_key_env=null for a server that needs no key"
                 )
+
+    def redact(self, text: str) -> str:
+        """`text` without the API key (a server may echo the Authorization header back)."""
+        return text.replace(self.api_key, REDACTED) if self.api_key else text
+
+    def cache_key(self, body: dict[str, Any]) -> str:
+        """The reply cache key: endpoint, prompt version and the request (model, messages, sampling)."""
+        return ReplyCache.key({"endpoint": self.url, "prompt_version": PROMPT_VERSION, **body})
 
     def body(self, prompt: str) -> dict[str, Any]:
         messages = [{"role": "system", "content": self.system}] if self.system else []
@@ -338,14 +378,15 @@ class OpenAIBackend:
                 # The body may quote part of the key; say where the key comes from instead.
                 return None, f"HTTP {resp.status_code} (not retried): check the key in judge.openai.api_key_env"
             if resp.status_code != 200:
-                return None, f"HTTP {resp.status_code} (not retried): {resp.text[:200]}"
+                # Redacted before it is cut, so no prefix of the key survives the cut either.
+                return None, f"HTTP {resp.status_code} (not retried): {self.redact(resp.text)[:200]}"
             try:
                 content = resp.json()["choices"][0]["message"]["content"]
             except (ValueError, KeyError, IndexError, TypeError):
                 return None, "a 200 response without choices[0].message.content"
             if not isinstance(content, str):
                 return None, "a 200 response whose message content is not text"
-            return content, None
+            return self.redact(content), None
         return None, error
 
     def _one(self, client: Any, prompt: str) -> tuple[str | None, str | None]:
@@ -357,7 +398,7 @@ class OpenAIBackend:
         if reply is None:
             self.counters.add("judge/failures")
         else:
-            self.cache.put(ReplyCache.key(body), reply)
+            self.cache.put(self.cache_key(body), reply)
         return reply, error
 
     def complete(self, prompts: list[str]) -> list[tuple[str | None, bool]]:
@@ -367,7 +408,7 @@ class OpenAIBackend:
         out: list[tuple[str | None, bool]] = [(None, False)] * len(prompts)
         todo = []
         for i, prompt in enumerate(prompts):
-            cached = self.cache.get(ReplyCache.key(self.body(prompt)))
+            cached = self.cache.get(self.cache_key(self.body(prompt)))
             if cached is not None:
                 self.counters.add("judge/cache_hits")
                 out[i] = (cached, True)
@@ -386,6 +427,12 @@ class OpenAIBackend:
         errors = [err for _, err in results if err is not None]
         for i, (reply, _) in zip(todo, results, strict=True):
             out[i] = (reply, False)
+        if errors and len(errors) > self.max_failure_rate * len(todo):
+            raise JudgeUnavailable(
+                f"judge: {len(errors)} of {len(todo)} requests to {self.url} failed (last: {errors[-1]}), above "
+                f"judge.max_failure_rate={self.max_failure_rate:g}; start the judge server or fix "
+                "judge.openai.base_url (the run stops here; its last checkpoint is kept)"
+            )
         if errors:
             print(
                 f"r1exp: warning: judge: {len(errors)} of {len(todo)} requests to {self.url} failed "
@@ -423,7 +470,7 @@ class ReferenceBackend:
 
 def make_backend(s: JudgeSettings, counters: Counters, reference_model: Any = None) -> Any:
     if s.backend == "openai":
-        return OpenAIBackend(s.openai, s.system, counters)
+        return OpenAIBackend(s.openai, s.system, counters, s.max_failure_rate)
     return ReferenceBackend(reference_model, s.reference, s.system, counters)
 
 
@@ -436,10 +483,34 @@ def judge_prompts(kind: str, items: list[dict[str, str]], s: JudgeSettings) -> l
     return [fill(template, {k: quote(k, v, s.max_chars) for k, v in item.items()}) for item in items]
 
 
+class RunBackend:
+    """The judge backend of one run: built on first use (the reference model is bound after the
+    trainer is built), then kept, so its HTTP client and reply cache live as long as the run."""
+
+    def __init__(self, s: JudgeSettings, counters: Counters, reference_model: Any = None) -> None:
+        self.s = s
+        self.counters = counters
+        self.reference_model = reference_model
+        self._backend: Any = None
+
+    def complete(self, prompts: list[str]) -> list[tuple[str | None, bool]]:
+        if self._backend is None:
+            self._backend = make_backend(self.s, self.counters, self.reference_model)
+        return self._backend.complete(prompts)
+
+
 def run_judge(
-    kind: str, items: list[dict[str, str]], judge: Any, counters: Counters | None, reference_model: Any = None
+    kind: str,
+    items: list[dict[str, str]],
+    judge: Any,
+    counters: Counters | None,
+    reference_model: Any = None,
+    backend: Any = None,
 ) -> list[float | None]:
-    """Scores in [0, 1] (None: no reply, or a reply that does not parse) for each item."""
+    """Scores in [0, 1] (None: no reply, or a reply that does not parse) for each item.
+
+    `backend`: the run's (see `RunBackend`); without one, a backend is built for this call.
+    """
     if not items:
         return []
     s = settings(judge)
@@ -449,7 +520,8 @@ def run_judge(
     unique = list(dict.fromkeys(prompts))
     if len(unique) < len(prompts):
         counters.add("judge/cache_hits", len(prompts) - len(unique))
-    answered = dict(zip(unique, make_backend(s, counters, reference_model).complete(unique), strict=True))
+    backend = backend if backend is not None else make_backend(s, counters, reference_model)
+    answered = dict(zip(unique, backend.complete(unique), strict=True))
     scores: list[float | None] = []
     for prompt in prompts:
         reply, _ = answered[prompt]
@@ -485,6 +557,7 @@ def judge_answer(
     counters: Counters | None = None,
     judge: Any = None,
     reference_model: Any = None,
+    backend: Any = None,
     **_: Any,
 ) -> list[float | None]:
     """Judge score in [0, 1] of the last answer block against the row's `reference`.
@@ -505,7 +578,8 @@ def judge_answer(
             continue
         todo.append(i)
         items.append({"question": question_text(p, q), "reference": str(ref), "answer": answer})
-    for i, score in zip(todo, run_judge("answer", items, judge, counters, reference_model), strict=True):
+    scores = run_judge("answer", items, judge, counters, reference_model, backend)
+    for i, score in zip(todo, scores, strict=True):
         out[i] = score
     return out
 
@@ -517,6 +591,7 @@ def judge_reasoning(
     counters: Counters | None = None,
     judge: Any = None,
     reference_model: Any = None,
+    backend: Any = None,
     **_: Any,
 ) -> list[float | None]:
     """Judge score in [0, 1] of how well organised the reasoning (the think block) is; empty reasoning: 0.0."""
@@ -530,7 +605,8 @@ def judge_reasoning(
             continue
         todo.append(i)
         items.append({"question": question_text(p, q), "reasoning": reasoning})
-    for i, score in zip(todo, run_judge("reasoning", items, judge, counters, reference_model), strict=True):
+    scores = run_judge("reasoning", items, judge, counters, reference_model, backend)
+    for i, score in zip(todo, scores, strict=True):
         out[i] = score
     return out
 
@@ -549,6 +625,28 @@ def check(kwargs: dict[str, Any]) -> None:
         raise ConfigError(NO_REFERENCE_MODEL)
 
 
-for _fn in (judge_answer, judge_reasoning):
-    _fn.context_keys = CONTEXT_KEYS
-    _fn.check = check
+class JudgeReward(Reward):
+    """A judge reward: its settings are checked at start-up and its backend is built once per run."""
+
+    context_keys = CONTEXT_KEYS
+
+    def __init__(self, fn: Any, columns: tuple[str, ...]) -> None:
+        self.fn = fn
+        self.__name__ = fn.__name__
+        self.__doc__ = fn.__doc__
+        self.columns = columns
+        self.check = check  # type: ignore[method-assign]
+
+    def setup(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if kwargs.get("judge") is None:
+            return kwargs  # no run context (a config test building terms alone)
+        counters = kwargs.get("counters") or Counters()
+        backend = RunBackend(settings(kwargs["judge"]), counters, kwargs.get("reference_model"))
+        return {**kwargs, "counters": counters, "backend": backend}
+
+    def __call__(self, prompts: list, completions: list, **kwargs: Any) -> list[float | None]:
+        return self.fn(prompts, completions, **kwargs)
+
+
+judge_answer_reward = JudgeReward(judge_answer, columns=("reference",))
+judge_reasoning_reward = JudgeReward(judge_reasoning, columns=())
