@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from r1exp.common.answers import last_answer, scored_text
+from r1exp.errors import ConfigError
 from r1exp.generation import Sample
 from r1exp.rewards.base import RewardTerm, score_batch
 
@@ -65,7 +66,9 @@ def score_samples(rows: Sequence[dict], samples: Sequence[Sample], terms: list[R
     return out
 
 
-def _stats(rows: list[dict], accuracy_term: str | None, format_term: str | None, threshold: float) -> dict:
+def _stats(
+    rows: list[dict], accuracy_term: str | None, format_term: str | None, threshold: float, format_metric: str
+) -> dict:
     lengths = sorted(r["completion_tokens"] for r in rows)
     out: dict[str, Any] = {
         "samples": len(rows),
@@ -77,7 +80,7 @@ def _stats(rows: list[dict], accuracy_term: str | None, format_term: str | None,
         "length_p90": lengths[min(len(lengths) - 1, math.ceil(0.9 * len(lengths)) - 1)] if lengths else None,
     }
     if format_term:
-        out["format_rate"] = _mean(r["rewards"].get(format_term) for r in rows)
+        out[format_metric] = _mean(r["rewards"].get(format_term) for r in rows)
     if accuracy_term:
         out["accuracy"] = _mean(r["rewards"].get(accuracy_term) for r in rows)
         by_prompt: dict[int, list[dict]] = defaultdict(list)
@@ -109,15 +112,110 @@ def _mean(values: Iterable[float | None]) -> float | None:
 
 
 def summarize(
-    rows: list[dict], accuracy_term: str | None, format_term: str | None, threshold: float = 1.0
+    rows: list[dict],
+    accuracy_term: str | None,
+    format_term: str | None,
+    threshold: float = 1.0,
+    format_metric: str = "format_rate",
 ) -> dict[str, Any]:
-    """summary.json: overall numbers and the same broken down by difficulty."""
-    summary = _stats(rows, accuracy_term, format_term, threshold)
+    """summary.json: overall numbers and the same broken down by difficulty.
+
+    The format term's mean is named `format_metric`: format_rate for a 0/1 term, format_credit for one
+    that gives partial credit (the mean credit is not a rate).
+    """
+    summary = _stats(rows, accuracy_term, format_term, threshold, format_metric)
     by_difficulty: dict[Any, list[dict]] = defaultdict(list)
     for r in rows:
         if r.get("difficulty") is not None:
             by_difficulty[r["difficulty"]].append(r)
     summary["by_difficulty"] = {
-        str(d): _stats(group, accuracy_term, format_term, threshold) for d, group in sorted(by_difficulty.items())
+        str(d): _stats(group, accuracy_term, format_term, threshold, format_metric)
+        for d, group in sorted(by_difficulty.items())
     }
     return summary
+
+
+# --- evaluation sets: which rows a run is judged on, and that it never trains on them ---------------
+
+DATA_DIR_ENV = "R1EXP_DATA_DIR"
+
+
+def bench_name(cfg: Any) -> str | None:
+    """The run's `bench=` evaluation set, or None (bench=none)."""
+    bench = cfg.get("bench")
+    name = bench.get("name") if bench else None
+    return None if name in (None, "none") else str(name)
+
+
+def check_trainable(data: Any) -> None:
+    """Refuse to train on an evaluation set: an `eval_only` option, or a file in $R1EXP_DATA_DIR."""
+    import os
+    from pathlib import Path
+
+    name = data.get("name")
+    fix = (
+        "train on a training option (data=math, data=gsm8k_train, data=countdown, data=zh_general "
+        f"data.path=FILE, ...) and evaluate on it with bench={name}"
+    )
+    if data.get("eval_only"):
+        raise ConfigError(f"data={name} is an evaluation set (data.eval_only=true): training on it is refused; {fix}")
+    path, folder = data.get("path"), os.environ.get(DATA_DIR_ENV)
+    if path and folder and Path(folder).is_dir():
+        from hydra.utils import to_absolute_path
+
+        file = Path(to_absolute_path(str(Path(str(path)).expanduser()))).resolve()
+        if file.is_relative_to(Path(folder).resolve()):
+            raise ConfigError(
+                f"data.path={path} is in {DATA_DIR_ENV}, the folder of evaluation data: training on it is refused; "
+                "train on a training set (data=math, data=gsm8k_train, or your own file outside that folder)"
+            )
+
+
+def check_bench_reward(cfg: Any) -> None:
+    """A bench is scored by its task's correctness reward: the run's accuracy term must be it."""
+    name = bench_name(cfg)
+    wanted = cfg.bench.get("scored_by") if name else None
+    if not wanted:
+        return
+    accuracy_term = cfg.reward.get("accuracy_term")
+    terms = cfg.reward.get("terms") or {}
+    term = terms.get(accuracy_term) if accuracy_term else None
+    fn = term.get("fn") if term else None
+    if fn != wanted:
+        raise ConfigError(
+            f"bench={name} is scored by {wanted}, but reward={cfg.reward.get('name')} counts accuracy with "
+            f"{fn or 'no term'}; pick the reward of that task (e.g. reward=math for math sets)"
+        )
+
+
+def bench_rows(cfg: Any) -> list[dict]:
+    """The rows of the run's `bench=` set (all of it), prompts rendered with the run's template."""
+    from r1exp.tasks import build_splits
+
+    return build_splits(cfg.bench, cfg.template)[1] if bench_name(cfg) else []
+
+
+def problem_text(row: dict) -> str:
+    """What makes two rows the same problem: Countdown's numbers and target, else the question text."""
+    if row.get("nums") is not None and row.get("target") is not None:
+        # Short on purpose: compared by exact match only (the question's long template is shared).
+        return f"countdown {' '.join(map(str, sorted(row['nums'])))} target {row['target']}"
+    return str(row.get("question") or "")
+
+
+def contamination_record(cfg: Any, train_rows: Sequence[dict], eval_sets: dict[str, Sequence[dict]]) -> dict:
+    """Check the train split against each evaluation set (refused above the threshold); manifest.json's entry."""
+    from r1exp.common.contamination import check
+
+    guard = cfg.get("contamination") or {}
+    try:
+        n = int(guard.get("ngram", 13))
+        max_fraction = float(guard.get("max_fraction", 0.01))
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"contamination.ngram={guard.get('ngram')!r}, contamination.max_fraction={guard.get('max_fraction')!r}: "
+            "need a whole number of tokens and a fraction between 0 and 1"
+        ) from None
+    sets = {name: [problem_text(r) for r in rows] for name, rows in eval_sets.items() if rows}
+    counts = check([problem_text(r) for r in train_rows], sets, n=n, max_fraction=max_fraction)
+    return {"ngram": n, "max_fraction": max_fraction, "sets": counts}

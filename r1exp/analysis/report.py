@@ -1,51 +1,148 @@
-"""The side-by-side comparison of runs: a table (markdown, CSV) and curves (PNG).
+"""The side-by-side comparison of runs: tables (markdown, CSV) and curves (PNG), built on pandas.
 
-One row per variant. The variant is what the runs' overrides do not share; when seeds were swept,
-runs that differ only in `seed` form one variant: the table reports their mean and the plot a mean
-line with a min-max band.
+One row per variant. The variant is what the runs' settings do not share (a run that did not override
+a swept key shows its composed value); runs that differ only in `seed` form one variant. Every number
+names its window in its column: `[last 10%]` is the mean over the last 10 % of logged steps (at least
+one), `[best 10% window]` the highest such mean over any run of consecutive steps as long, `[eval]`
+an eval run's summary over all its samples, `[last eval]` the last periodic evaluation.
+
+Across seeds each variant gets mean, standard deviation and a 95 % confidence interval (t distribution,
+n - 1 degrees of freedom), and each variant is compared with the baseline (the first variant, or the
+one named) by the difference of means with its 95 % interval (Welch) and a verdict in words.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
-from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from r1exp.analysis.runs import Run
 
 SEED_KEYS = ("seed",)
+WINDOW = 0.10
+LAST = "[last 10%]"
+BEST = "[best 10% window]"
+EVAL = "[eval]"
+LAST_EVAL = "[last eval]"
+
+# metrics.jsonl key -> column base name (training runs)
+TRAIN_METRICS = {
+    "reward": "reward",
+    "accuracy": "accuracy",
+    "format_rate": "format_rate",
+    "format_credit": "format_credit",
+    "completion_length/mean": "response_length",
+    "truncation_rate": "truncation_rate",
+    "kl": "kl",
+}
+# summary.json key -> column base name (eval runs); pass@k and maj@k are added as they appear
+EVAL_METRICS = {
+    "accuracy": "accuracy",
+    "format_rate": "format_rate",
+    "format_credit": "format_credit",
+    "reward": "reward",
+    "length_mean": "response_length",
+    "truncation_rate": "truncation_rate",
+}
+# Curves of the training figure: (metrics.jsonl key, panel title)
 CURVES = [
     ("reward", "Reward"),
     ("accuracy", "Accuracy"),
+    ("format_rate", "Format rate"),
+    ("format_credit", "Format credit (mean)"),
     ("completion_length/mean", "Response length (tokens)"),
     ("truncation_rate", "Truncation rate"),
+    ("kl", "KL to the reference"),
 ]
+# Headline numbers compared with the baseline, in order of preference.
+HEADLINE = ("accuracy", "reward", "eval/accuracy")
+
+# Two-sided 95 % quantiles of Student's t (0.975 one-sided) by degrees of freedom; others are
+# interpolated linearly in 1/df (within about 0.5 % from 3 df up; a few % between 1 and 3).
+_T975 = {
+    1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+    11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093,
+    20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048,
+    29: 2.045, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980,
+}  # fmt: skip
+_Z975 = 1.960
+
+
+def t975(df: float) -> float:
+    """The 0.975 quantile of Student's t with `df` (possibly fractional, Welch) degrees of freedom."""
+    if not df > 0:
+        raise ValueError(f"degrees of freedom must be positive, got {df}")
+    df = max(df, 1.0)
+    points = sorted(_T975)
+    if df in _T975:
+        return _T975[int(df)]
+    if df > points[-1]:
+        lo_df, lo_t, hi_inv, hi_t = points[-1], _T975[points[-1]], 0.0, _Z975
+    else:
+        lo_df = max(p for p in points if p < df)
+        hi_df = min(p for p in points if p > df)
+        lo_t, hi_inv, hi_t = _T975[lo_df], 1 / hi_df, _T975[hi_df]
+    lo_inv = 1 / lo_df
+    return lo_t + (hi_t - lo_t) * (lo_inv - 1 / df) / (lo_inv - hi_inv)
+
+
+def mean_ci(values: Sequence[float]) -> dict[str, float | int | None]:
+    """n, mean, sample sd and the 95 % t interval of the mean (sd and interval need n >= 2)."""
+    vals = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    n = len(vals)
+    if n == 0:
+        return {"n": 0, "mean": None, "sd": None, "low": None, "high": None}
+    mean = sum(vals) / n
+    if n < 2:
+        return {"n": 1, "mean": mean, "sd": None, "low": None, "high": None}
+    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
+    half = t975(n - 1) * sd / math.sqrt(n)
+    return {"n": n, "mean": mean, "sd": sd, "low": mean - half, "high": mean + half}
+
+
+def welch(a: Sequence[float], b: Sequence[float]) -> dict[str, float | None]:
+    """mean(a) - mean(b) with its 95 % Welch interval; the interval needs 2+ values on each side."""
+    sa, sb = mean_ci(a), mean_ci(b)
+    if sa["mean"] is None or sb["mean"] is None:
+        return {"diff": None, "low": None, "high": None, "df": None}
+    diff = sa["mean"] - sb["mean"]
+    if sa["sd"] is None or sb["sd"] is None:
+        return {"diff": diff, "low": None, "high": None, "df": None}
+    va, vb = sa["sd"] ** 2 / sa["n"], sb["sd"] ** 2 / sb["n"]
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return {"diff": diff, "low": diff, "high": diff, "df": float("inf")}
+    df = se**4 / (va**2 / (sa["n"] - 1) + vb**2 / (sb["n"] - 1))
+    half = t975(df) * se
+    return {"diff": diff, "low": diff - half, "high": diff + half, "df": df}
+
+
+def verdict(result: dict[str, float | None], n_variant: int, n_baseline: int) -> str:
+    """The difference in plain words."""
+    if result["diff"] is None:
+        return "no value to compare"
+    if result["low"] is None:
+        return "one run on a side: no interval; repeat with seeds (+sweep=[NAME,seeds])"
+    seeds = f"{n_variant} seeds" if n_variant == n_baseline else f"{n_variant} vs {n_baseline} seeds"
+    if result["low"] > 0:
+        return f"higher than the baseline (95 % interval above 0, {seeds})"
+    if result["high"] < 0:
+        return f"lower than the baseline (95 % interval below 0, {seeds})"
+    return f"no detectable difference with {seeds}"
 
 
 def swept_keys(runs: list[Run]) -> list[str]:
-    """Override keys whose value is not the same in every run."""
+    """Keys some run overrode whose value (override or composed) is not the same in every run."""
     keys = sorted({k for r in runs for k in r.overrides})
-    return [k for k in keys if len({r.overrides.get(k) for r in runs}) > 1]
+    return [k for k in keys if len({r.setting(k) for r in runs}) > 1]
 
 
-def _window_mean(rows: list[dict], key: str, tail: bool = True) -> float | None:
-    vals = [r[key] for r in rows if r.get(key) is not None]
-    if not vals:
-        return None
-    n = max(1, len(vals) // 10)
-    part = vals[-n:] if tail else vals
-    return sum(part) / len(part)
-
-
-def _best(rows: list[dict], key: str, window: int = 5) -> float | None:
-    vals = [r[key] for r in rows if r.get(key) is not None]
-    if not vals:
-        return None
-    w = min(window, len(vals))
-    return max(sum(vals[i : i + w]) / w for i in range(len(vals) - w + 1))
+def _variant_keys(runs: list[Run]) -> list[str]:
+    return [k for k in swept_keys(runs) if k not in SEED_KEYS]
 
 
 def zero_loss_start(rows: list[dict]) -> int:
@@ -58,128 +155,399 @@ def zero_loss_start(rows: list[dict]) -> int:
     return n
 
 
+def _at_k(key: str) -> tuple[bool, str, int]:
+    """pass@2 < pass@4 < maj@4: pass@k first, then by k."""
+    name, _, k = key.partition("@")
+    return name != "pass", name, int(k) if k.isdigit() else 0
+
+
+def _window(n: int) -> int:
+    return max(1, math.ceil(WINDOW * n))
+
+
 def run_row(run: Run) -> dict[str, Any]:
-    """The table's numbers for one run (training metrics, or an eval summary)."""
-    rows = run.metrics
-    out: dict[str, Any] = {"status": run.status, "steps": rows[-1]["step"] if rows else 0}
-    if rows:
-        out.update(
-            final_reward=_window_mean(rows, "reward"),
-            best_reward=_best(rows, "reward"),
-            accuracy=_window_mean(rows, "accuracy"),
-            format_rate=_window_mean(rows, "format_rate"),
-            response_length=_window_mean(rows, "completion_length/mean", tail=False),
-            truncation_rate=_window_mean(rows, "truncation_rate"),
-            zero_loss_start_steps=zero_loss_start(rows),
-            tokens=rows[-1].get("num_tokens"),
-        )
-        if any("eval/accuracy" in r for r in rows):
-            out["eval_accuracy"] = [r["eval/accuracy"] for r in rows if "eval/accuracy" in r][-1]
+    """The table's numbers for one run (training metrics, or an eval summary), each naming its window."""
+    out: dict[str, Any] = {"status": run.status}
+    frame = pd.DataFrame(run.metrics)
+    if not frame.empty and "step" in frame:
+        out["steps"] = int(frame["step"].max())
+        for key, base in TRAIN_METRICS.items():
+            if key not in frame:
+                continue
+            series = pd.to_numeric(frame[key], errors="coerce").dropna()
+            if series.empty:
+                continue
+            w = _window(len(series))
+            out[f"{base} {LAST}"] = float(series.tail(w).mean())
+            if key == "reward":
+                out[f"reward {BEST}"] = float(series.rolling(w).mean().max())
+        if "eval/accuracy" in frame:
+            evals = frame["eval/accuracy"].dropna()
+            if not evals.empty:
+                out[f"eval/accuracy {LAST_EVAL}"] = float(evals.iloc[-1])
+        out["zero_loss_start_steps"] = zero_loss_start(run.metrics)
+        if "num_tokens" in frame:
+            out["tokens"] = frame["num_tokens"].dropna().iloc[-1] if frame["num_tokens"].notna().any() else None
     if run.summary:
         s = run.summary
-        for key in ("accuracy", "format_rate", "truncation_rate", "reward"):
+        for key, base in EVAL_METRICS.items():
             if s.get(key) is not None:
-                out[key] = s[key]
-        out["response_length"] = s.get("length_mean")
-        out.update({k: v for k, v in s.items() if k.startswith(("pass@", "maj@"))})
+                out[f"{base} {EVAL}"] = s[key]
+        for key in sorted((k for k in s if k.startswith(("pass@", "maj@"))), key=_at_k):
+            out[f"{key} {EVAL}"] = s[key]
     out["wall_time_s"] = run.wall_time_s
     out["error"] = run.error or ""
     return out
 
 
-def _variant(run: Run, keys: list[str]) -> tuple[tuple[str, str], ...]:
-    return tuple((k, run.overrides.get(k, "")) for k in keys if k not in SEED_KEYS)
+def _is_metric(column: str) -> bool:
+    return column.endswith((LAST, BEST, EVAL, LAST_EVAL))
 
 
-def comparison_table(runs: list[Run]) -> list[dict[str, Any]]:
-    """One row per variant (seeds averaged; failed runs listed on their own with their error)."""
+def run_frame(runs: list[Run]) -> pd.DataFrame:
+    """One row per run: the variant's settings, seed, run name and run_row's numbers."""
     keys = swept_keys(runs)
-    groups: dict[tuple, list[Run]] = defaultdict(list)
-    table: list[dict[str, Any]] = []
-    for run in runs:
-        if run.status == "ok":
-            groups[_variant(run, keys)].append(run)
-        else:
-            table.append({**dict(_variant(run, keys)), "runs": 1, "run": run.name, **run_row(run)})
-    for variant, members in groups.items():
-        rows = [run_row(r) for r in members]
-        merged: dict[str, Any] = {**dict(variant), "runs": len(members), "run": ",".join(r.name for r in members)}
-        for key in rows[0]:
-            vals = [r.get(key) for r in rows]
-            nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool) and v is not None]
-            if nums and len(nums) == len(vals) and len(set(nums)) > 1:
-                merged[key] = sum(nums) / len(nums)
+    records = [{**{k: r.setting(k) for k in keys}, "run": r.name, **run_row(r)} for r in runs]
+    return pd.DataFrame.from_records(records)
+
+
+def _seed_stats(values: pd.Series) -> pd.Series:
+    stats = mean_ci(values.tolist())
+    return pd.Series({"mean": stats["mean"], "sd": stats["sd"], "low": stats["low"], "high": stats["high"]})
+
+
+def comparison_table(runs: list[Run]) -> pd.DataFrame:
+    """One row per variant: seed means, and per metric sd and 95 % interval when a variant has 2+ seeds.
+
+    Failed or unfinished runs each get their own row with their error.
+    """
+    frame = run_frame(runs)
+    if frame.empty:
+        return frame
+    keys = _variant_keys(runs)
+    ok = frame[frame["status"] == "ok"].copy()
+    failed = frame[frame["status"] != "ok"].copy()
+    failed.insert(len(keys), "runs", 1)
+    group_keys = keys or ["__all__"]
+    if not keys:
+        ok["__all__"] = ""
+    metrics = [c for c in frame.columns if _is_metric(c)]
+    plain = [c for c in frame.columns if c not in metrics and c not in group_keys and c not in SEED_KEYS]
+    rows: list[dict[str, Any]] = []
+    for values, group in ok.groupby(group_keys, sort=False, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        row: dict[str, Any] = dict(zip(keys, values, strict=False))
+        row["runs"] = len(group)
+        for col in plain:
+            if col == "run":
+                row[col] = ",".join(group[col])
+            elif pd.api.types.is_numeric_dtype(group[col]) and group[col].nunique() > 1:
+                # Differs across seeds (wall time, tokens): the mean.
+                row[col] = float(group[col].mean())
             else:
-                merged[key] = vals[0]
-        table.append(merged)
+                row[col] = group[col].iloc[0]
+        for col in metrics:
+            stats = _seed_stats(pd.to_numeric(group[col], errors="coerce"))
+            row[col] = stats["mean"]
+            if len(group) > 1:
+                row[f"{col} sd"] = stats["sd"]
+                row[f"{col} ci95 low"] = stats["low"]
+                row[f"{col} ci95 high"] = stats["high"]
+        rows.append(row)
+    table = pd.concat([pd.DataFrame.from_records(rows), failed.drop(columns=list(SEED_KEYS), errors="ignore")])
     order = {name: i for i, name in enumerate(r.name for r in runs)}
-    table.sort(key=lambda row: order.get(row["run"].split(",")[0], 0))
-    return table
+    table["_order"] = table["run"].map(lambda names: order.get(str(names).split(",")[0], 0))
+    table = table.sort_values("_order", kind="stable").drop(columns=["_order"]).reset_index(drop=True)
+    for col in ("runs", "steps", "tokens"):
+        # Counts stay whole numbers next to failed rows that have none (pandas would make them floats).
+        if col in table and (table[col].dropna() % 1 == 0).all():
+            table[col] = table[col].astype("Int64")
+    front = [*keys, "runs", "run", "status", "steps"]
+    back = ["zero_loss_start_steps", "tokens", "wall_time_s", "error"]
+    cols = [c for c in front if c in table] + [c for c in table.columns if c not in front and c not in back]
+    cols += [c for c in back if c in table]
+    # Numbers of a metric next to each other: mean, sd, interval.
+    ordered: list[str] = []
+    for c in cols:
+        if c.endswith((" sd", " ci95 low", " ci95 high")):
+            continue
+        ordered.append(c)
+        ordered += [f"{c}{s}" for s in (" sd", " ci95 low", " ci95 high") if f"{c}{s}" in table]
+    return table[ordered]
+
+
+def _headline_columns(table: pd.DataFrame) -> list[str]:
+    out = []
+    for base in HEADLINE:
+        out += [c for c in table.columns if _is_metric(c) and not c.endswith(BEST) and c.split(" [")[0] == base]
+    return out
+
+
+def baseline_differences(runs: list[Run], baseline: str | None = None) -> pd.DataFrame:
+    """Each variant against the baseline on the headline metrics: difference, 95 % Welch interval, verdict.
+
+    `baseline` names a variant as `key=value[,key=value]`; by default the first variant in job order.
+    """
+    from r1exp.errors import ConfigError
+
+    keys = _variant_keys(runs)
+    frame = run_frame(runs)
+    if frame.empty or not keys:
+        return pd.DataFrame()
+    ok = frame[frame["status"] == "ok"]
+    groups = list(ok.groupby(keys, sort=False, dropna=False))
+    if len(groups) < 2:
+        return pd.DataFrame()
+    labels = [", ".join(f"{k}={v}" for k, v in zip(keys, vals if isinstance(vals, tuple) else (vals,), strict=True))
+              for vals, _ in groups]  # fmt: skip
+    if baseline:
+        wanted = {p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip() for p in baseline.split(",") if "=" in p}
+        index = next(
+            (i for i, (vals, _) in enumerate(groups)
+             if all(dict(zip(keys, vals if isinstance(vals, tuple) else (vals,), strict=True)).get(k) == v
+                    for k, v in wanted.items())),
+            None,
+        )  # fmt: skip
+        if index is None or not wanted:
+            raise ConfigError(f"cmd.baseline={baseline}: no such variant; one of: {'; '.join(labels)}")
+    else:
+        index = 0
+    base_group = groups[index][1]
+    rows = []
+    for col in _headline_columns(frame):
+        base_vals = pd.to_numeric(base_group[col], errors="coerce").dropna().tolist()
+        for i, (_, group) in enumerate(groups):
+            if i == index:
+                continue
+            vals = pd.to_numeric(group[col], errors="coerce").dropna().tolist()
+            result = welch(vals, base_vals)
+            rows.append(
+                {
+                    "variant": labels[i],
+                    "baseline": labels[index],
+                    "metric": col,
+                    "difference": result["diff"],
+                    "ci95 low": result["low"],
+                    "ci95 high": result["high"],
+                    "seeds": f"{len(vals)} vs {len(base_vals)}",
+                    "verdict": verdict(result, len(vals), len(base_vals)),
+                }
+            )
+    return pd.DataFrame.from_records(rows)
 
 
 def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
     if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.4g}"
-    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+        # Float noise (a sd of 4e-17 over equal values) reads as 0.
+        return "0" if abs(value) < 1e-12 else f"{value:.4g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(table: list[dict[str, Any]]) -> str:
-    if not table:
-        return "_no runs_\n"
-    cols = list(dict.fromkeys(k for row in table for k in row))
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(row.get(c)) for c in cols) + " |" for row in table]
-    return "\n".join(lines) + "\n"
+def _display(table: pd.DataFrame) -> pd.DataFrame:
+    """The markdown view: a metric with seeds reads `mean ± half-interval`; sd and bounds stay in the CSV."""
+    shown = table.copy()
+    for col in [c for c in table.columns if _is_metric(c)]:
+        if f"{col} ci95 low" in table:
+            low, high = table[f"{col} ci95 low"], table[f"{col} ci95 high"]
+            shown[col] = [
+                _fmt(m) if pd.isna(lo) else f"{_fmt(m)} ± {_fmt((hi - lo) / 2)}"
+                for m, lo, hi in zip(table[col], low, high, strict=True)
+            ]
+    extra = [c for c in table.columns if c.endswith((" sd", " ci95 low", " ci95 high"))]
+    return shown.drop(columns=extra).map(_fmt)
 
 
-def to_csv(table: list[dict[str, Any]]) -> str:
-    cols = list(dict.fromkeys(k for row in table for k in row))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=cols)
-    writer.writeheader()
-    writer.writerows(table)
-    return buf.getvalue()
+def _seed_section(table: pd.DataFrame, keys: list[str]) -> str:
+    cols = _headline_columns(table)
+    if not any(f"{c} sd" in table for c in cols):
+        return ""
+    lines = []
+    for col in cols:
+        if f"{col} sd" not in table:
+            continue
+        sub = table[table["status"] == "ok"]
+        view = pd.DataFrame(
+            {
+                **{k: sub[k] for k in keys},
+                "seeds": sub["runs"],
+                "mean": sub[col],
+                "sd": sub[f"{col} sd"],
+                "95 % CI": [
+                    "" if pd.isna(lo) else f"[{_fmt(lo)}, {_fmt(hi)}]"
+                    for lo, hi in zip(sub[f"{col} ci95 low"], sub[f"{col} ci95 high"], strict=True)
+                ],
+            }
+        )
+        lines.append(f"### {col} across seeds\n\n{view.map(_fmt).to_markdown(index=False)}\n")
+    return "## Across seeds (mean, sample sd, 95 % t interval of the mean)\n\n" + "\n".join(lines) + "\n"
 
 
-def comparison_figure(runs: list[Run]):
-    """Reward, accuracy, response length and truncation vs step; one line per variant, band over seeds."""
+def _legend(table: pd.DataFrame) -> str:
+    notes = {
+        LAST: "mean over the last 10 % of logged steps (at least one step)",
+        BEST: "highest mean over any window of consecutive steps as long as the last-10 % window",
+        EVAL: "an eval run's summary over all its samples",
+        LAST_EVAL: "the last periodic evaluation during training (greedy, fixed prompts)",
+    }
+    used = [f"- `{tag}`: {text}" for tag, text in notes.items() if any(c.endswith(tag) for c in table.columns)]
+    if any(c.endswith(" sd") for c in table.columns):
+        used.append("- `a ± b`: mean over seeds ± half the 95 % confidence interval (t distribution, n - 1 df)")
+    return "Columns:\n" + "\n".join(used) + "\n\n" if used else ""
+
+
+def to_markdown(runs: list[Run], table: pd.DataFrame, diffs: pd.DataFrame) -> str:
+    """comparison.md: header, legend, the table, seed statistics and the baseline comparison."""
+    failed = [r for r in runs if r.status != "ok"]
+    text = f"# Comparison of {len(runs)} runs\n\n"
+    if failed:
+        text += f"{len(failed)} did not finish: " + ", ".join(f"{r.name} ({r.status})" for r in failed) + "\n\n"
+    if table.empty:
+        return text + "_no runs_\n"
+    text += _legend(table) + _display(table).to_markdown(index=False) + "\n\n"
+    text += _seed_section(table, _variant_keys(runs))
+    if not diffs.empty:
+        text += (
+            f"## Against the baseline ({diffs['baseline'].iloc[0]})\n\n"
+            "Difference of means (variant - baseline) with its 95 % Welch interval.\n\n"
+            + diffs.drop(columns=["baseline"]).map(_fmt).to_markdown(index=False)
+            + "\n"
+        )
+    return text
+
+
+def _groups(runs: list[Run]) -> list[tuple[str, list[Run]]]:
+    keys = _variant_keys(runs)
+    out: dict[tuple, list[Run]] = {}
+    for run in runs:
+        if run.status == "ok" or run.metrics:
+            out.setdefault(tuple(run.setting(k) for k in keys), []).append(run)
+    return [
+        (", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(keys, variant, strict=True)) or members[0].name, members)
+        for variant, members in out.items()
+    ]
+
+
+# Metrics that live in [0, 1] (their interval bands are clipped there) and ones that are never negative.
+RATES = ("accuracy", "format_rate", "format_credit", "truncation_rate")
+NON_NEGATIVE = ("completion_length/mean", "length_mean", "kl")
+
+
+def _band(ax, x, values: list[list[float]], label: str, color: str, metric: str) -> None:
+    """Mean line, and the 95 % interval over seeds as a band where there are 2+ values."""
+    stats = [mean_ci(v) for v in values]
+    mean = [s["mean"] for s in stats]
+    ax.plot(x, mean, label=label, color=color, marker="o" if len(x) <= 8 else None)
+    lo, hi = (0.0, 1.0) if metric in RATES or metric.startswith("pass@") else (0.0, math.inf)
+    if metric not in RATES and metric not in NON_NEGATIVE and not metric.startswith("pass@"):
+        lo = -math.inf
+    lows = [max(lo, s["low"] if s["low"] is not None else s["mean"]) for s in stats]
+    highs = [min(hi, s["high"] if s["high"] is not None else s["mean"]) for s in stats]
+    if any(s["low"] is not None for s in stats):
+        ax.fill_between(x, lows, highs, color=color, alpha=0.2)
+
+
+def _training_figure(runs: list[Run]):
     import matplotlib.pyplot as plt
 
-    keys = swept_keys(runs)
-    groups: dict[tuple, list[Run]] = defaultdict(list)
-    for run in runs:
-        if run.metrics:
-            groups[_variant(run, keys)].append(run)
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    for ax, (metric, title) in zip(axes.flat, CURVES, strict=True):
-        for variant, members in groups.items():
-            label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in variant) or members[0].name
-            by_step: dict[int, list[float]] = defaultdict(list)
+    groups = _groups([r for r in runs if r.metrics])
+    curves = [(k, t) for k, t in CURVES if any(k in row for r in runs for row in r.metrics)]
+    curves = curves or CURVES[:4]
+    ncols = 2 if len(curves) <= 4 else 3
+    nrows = math.ceil(len(curves) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.5 * ncols, 3.6 * nrows), squeeze=False)
+    seeded = any(len(m) > 1 for _, m in groups)
+    for ax, (metric, title) in zip(axes.flat, curves, strict=False):
+        # One color per variant in every panel (a panel where a variant has no values keeps the others').
+        for i, (label, members) in enumerate(groups):
+            by_step: dict[int, list[float]] = {}
             for run in members:
                 for row in run.metrics:
                     if row.get(metric) is not None:
-                        by_step[row["step"]].append(row[metric])
-            if not by_step:
-                continue
-            steps = sorted(by_step)
-            mean = [sum(by_step[s]) / len(by_step[s]) for s in steps]
-            (line,) = ax.plot(steps, mean, label=label)
-            if len(members) > 1:
-                ax.fill_between(
-                    steps,
-                    [min(by_step[s]) for s in steps],
-                    [max(by_step[s]) for s in steps],
-                    color=line.get_color(),
-                    alpha=0.2,
-                )
+                        by_step.setdefault(row["step"], []).append(row[metric])
+            if by_step:
+                steps = sorted(by_step)
+                _band(ax, steps, [by_step[s] for s in steps], label, f"C{i % 10}", metric)
         ax.set_title(title)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    for ax in list(axes.flat)[len(curves) :]:
+        ax.set_visible(False)
+    _finish(fig, axes, "band: 95 % interval over seeds" if seeded else "")
+    return fig
+
+
+def _numeric(values: list[str]) -> list[float] | None:
+    try:
+        return [float(v) for v in values]
+    except ValueError:
+        return None
+
+
+def _eval_figure(runs: list[Run]):
+    """Eval runs: accuracy, pass@k, truncation and response length against the swept setting."""
+    import matplotlib.pyplot as plt
+
+    done = [r for r in runs if r.summary]
+    keys = _variant_keys(done)
+    x_key = next((k for k in keys if _numeric([r.setting(k) for r in done]) is not None), keys[0] if keys else None)
+    pass_keys = sorted({k for r in done for k in r.summary if k.startswith("pass@")}, key=_at_k)
+    panels = [("accuracy", "Accuracy"), ("truncation_rate", "Truncation rate"), ("length_mean", "Response length")]
+    if len(pass_keys) > 1:
+        panels.insert(1, (pass_keys[-1], pass_keys[-1]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+    budget = x_key is not None and x_key.endswith(("max_new_tokens", "max_completion_length"))
+    lines: dict[str, dict[str, list[Run]]] = {}
+    for r in done:
+        rest = ", ".join(f"{k.split('.')[-1]}={r.setting(k)}" for k in keys if k != x_key) or "eval"
+        lines.setdefault(rest, {}).setdefault(r.setting(x_key) if x_key else r.name, []).append(r)
+    seeded = any(len(m) > 1 for pts in lines.values() for m in pts.values())
+    for ax, (metric, title) in zip(axes.flat, panels, strict=True):
+        for i, (label, points) in enumerate(lines.items()):
+            xs = list(points)
+            nums = _numeric(xs)
+            order = sorted(range(len(xs)), key=lambda i: nums[i]) if nums else range(len(xs))
+            x = [nums[i] for i in order] if nums else [xs[i] for i in order]
+            vals = [[m.summary.get(metric) for m in points[xs[i]]] for i in order]
+            _band(ax, x, [[v for v in vs if v is not None] for vs in vals], label, f"C{i % 10}", metric)
+        if metric == "length_mean" and budget:
+            xs_all = sorted({float(r.setting(x_key)) for r in done})
+            ax.plot(xs_all, xs_all, linestyle="--", color="grey", label="token budget")
+            ax.legend(fontsize="small")
+        if metric in ("accuracy", "truncation_rate") or metric.startswith("pass@"):
+            ax.set_ylim(-0.02, 1.02)
+        if budget:
+            ticks = sorted({float(r.setting(x_key)) for r in done})
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.minorticks_off()
+        ax.set_title(title)
+        ax.set_xlabel(x_key or "run")
+        ax.grid(alpha=0.3)
+    _finish(fig, axes, "band: 95 % interval over seeds" if seeded else "")
+    return fig
+
+
+def _finish(fig, axes, note: str) -> None:
+    handles, labels = [], []
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels and lab not in ("token budget", "eval"):
+                handles.append(h)
+                labels.append(lab)
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize="small")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    return fig
+    if note:
+        fig.suptitle(note, fontsize="small")
+    fig.tight_layout(rect=(0, 0.1 if handles else 0, 1, 0.97 if note else 1))
+
+
+def comparison_figure(runs: list[Run]):
+    """Training runs: curves vs step per variant (band over seeds); eval runs: metrics vs the swept setting."""
+    if any(r.metrics for r in runs) or not any(r.summary for r in runs):
+        return _training_figure(runs)
+    return _eval_figure(runs)
 
 
 def plot_comparison(runs: list[Run], path: Path) -> Path:
@@ -195,18 +563,19 @@ def plot_comparison(runs: list[Run], path: Path) -> Path:
     return path
 
 
-def write_report(runs: list[Run], out_dir: Path) -> dict[str, Path]:
-    """comparison.md, comparison.csv and comparison.png in `out_dir`."""
+def write_report(runs: list[Run], out_dir: Path, baseline: str | None = None) -> dict[str, Path]:
+    """comparison.md, comparison.csv and comparison.png in `out_dir` (and comparison_baseline.csv)."""
     from r1exp.common.jsonl import write_atomic
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table = comparison_table(runs)
-    failed = [r for r in runs if r.status != "ok"]
-    header = f"# Comparison of {len(runs)} runs\n\n"
-    if failed:
-        header += f"{len(failed)} did not finish: " + ", ".join(f"{r.name} ({r.status})" for r in failed) + "\n\n"
-    write_atomic(out_dir / "comparison.md", header + to_markdown(table))
-    write_atomic(out_dir / "comparison.csv", to_csv(table))
-    png = plot_comparison(runs, out_dir / "comparison.png")
-    return {"md": out_dir / "comparison.md", "csv": out_dir / "comparison.csv", "png": png}
+    diffs = baseline_differences(runs, baseline)
+    files = {"md": out_dir / "comparison.md", "csv": out_dir / "comparison.csv"}
+    write_atomic(files["md"], to_markdown(runs, table, diffs))
+    write_atomic(files["csv"], table.to_csv(index=False))
+    if not diffs.empty:
+        files["baseline_csv"] = out_dir / "comparison_baseline.csv"
+        write_atomic(files["baseline_csv"], diffs.to_csv(index=False))
+    files["png"] = plot_comparison(runs, out_dir / "comparison.png")
+    return files

@@ -1,4 +1,4 @@
-"""Reading what runs left behind: overrides, status, metrics, eval summaries."""
+"""Reading what runs left behind: overrides, composed config, status, metrics, eval summaries."""
 
 from __future__ import annotations
 
@@ -26,10 +26,19 @@ class Run:
     wall_time_s: float | None = None
     metrics: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] | None = None
+    # The composed config flattened to dotted keys, plus each config group's chosen option under
+    # its group name (`reward`, `model`, ...): what a setting was even when nobody overrode it.
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    def setting(self, key: str) -> str:
+        """The run's value of `key`: its override when given, else the composed value ("" if unknown)."""
+        if key in self.overrides:
+            return self.overrides[key]
+        return self.settings.get(key, "")
 
 
 def _overrides(path: Path) -> dict[str, str]:
@@ -40,6 +49,53 @@ def _overrides(path: Path) -> dict[str, str]:
     for item in yaml.safe_load(file.read_text()) or []:
         key, _, value = str(item).partition("=")
         out[key.lstrip("+~")] = value
+    return out
+
+
+def _text(value: Any) -> str:
+    # The way an override spells a value, so composed and overridden values compare equal.
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _flatten(node: Any, prefix: str, out: dict[str, str]) -> None:
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if isinstance(node, DictConfig):
+        for key in node:
+            dotted = f"{prefix}{key}"
+            try:
+                child = node[key]
+            except Exception:  # an interpolation that needs Hydra's runtime (${hydra:...}): keep it raw
+                out[dotted] = str(OmegaConf.to_container(node, resolve=False).get(key))
+                continue
+            _flatten(child, dotted + ".", out)
+    elif isinstance(node, ListConfig):
+        try:
+            out[prefix[:-1]] = _text(OmegaConf.to_container(node, resolve=True))
+        except Exception:
+            out[prefix[:-1]] = str(OmegaConf.to_container(node, resolve=False))
+    else:
+        out[prefix[:-1]] = _text(node)
+
+
+def _settings(path: Path) -> dict[str, str]:
+    """Composed values (.hydra/config.yaml) and group choices (.hydra/hydra.yaml) as override-style text."""
+    from omegaconf import OmegaConf
+
+    out: dict[str, str] = {}
+    config = path / ".hydra" / "config.yaml"
+    if config.exists():
+        _flatten(OmegaConf.load(config), "", out)
+    hydra_file = path / ".hydra" / "hydra.yaml"
+    if hydra_file.exists():
+        choices = (yaml.safe_load(hydra_file.read_text()) or {}).get("hydra", {}).get("runtime", {}).get("choices")
+        for group, option in (choices or {}).items():
+            if not str(group).startswith("hydra/"):
+                out[str(group)] = _text(option)
     return out
 
 
@@ -57,6 +113,7 @@ def load_run(path: Path) -> Run:
         wall_time_s=status.get("wall_time_s"),
         metrics=jsonl.read(path / "metrics.jsonl"),
         summary=json.loads(summary_file.read_text()) if summary_file.exists() else None,
+        settings=_settings(path),
     )
 
 
@@ -81,4 +138,5 @@ def _job_order(name: str) -> tuple[int, str]:
 
 
 def load_runs(paths: list[str | Path]) -> list[Run]:
+    """Every run under `paths` (see expand_run_dirs), in job order."""
     return [load_run(p) for p in expand_run_dirs(paths)]

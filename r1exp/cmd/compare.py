@@ -27,6 +27,6 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if cfg.cmd.get("output")
         else Path(HydraConfig.get().runtime.output_dir)
     )
-    files = write_report(runs, out)
+    files = write_report(runs, out, baseline=cfg.cmd.get("baseline"))
     print(f"r1exp: comparison of {len(runs)} runs: {files['md']}")
     return {k: str(v) for k, v in files.items()}

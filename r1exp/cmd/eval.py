@@ -1,5 +1,12 @@
 """cmd=eval: sample k completions per test prompt from a checkpoint and write eval.jsonl + summary.json.
 
+A run dir as `cmd.checkpoint` is evaluated as it was trained: its own composed config
+(RUN_DIR/.hydra/config.yaml) gives the data and its test split, the bench, template, reward and token
+budget; this command's `cmd`, hardware, generation and logger settings are its own, and any other
+override on the command line applies on top of the run's config. `bench=NAME` evaluates on a standard
+set (math500, gsm8k, cmath, countdown, ...). summary.json records the protocol: what was evaluated,
+how, and which overrides changed the run's config.
+
 The token budget (`cmd.max_new_tokens`) is independent of training, which answers the first note's
 question: how accurate is a model trained at 1024 tokens when it may think for longer. eval.jsonl
 holds every completion with its data columns and per-term rewards, so `cmd=score` can re-score it.
@@ -13,7 +20,7 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import to_absolute_path
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from r1exp.common.jsonl import write_atomic
 from r1exp.config import check_common
@@ -55,8 +62,80 @@ def load_for_eval(cfg: DictConfig, checkpoint: Path | None):
     return load_model(str(checkpoint), dtype), load_tokenizer(str(checkpoint)), str(checkpoint)
 
 
+# Settings of this command and this machine; everything else comes from the run being evaluated.
+THIS_COMMAND = ("cmd", "hardware", "generation", "logger", "launcher")
+
+
+def _run_config(checkpoint: str | None) -> Path | None:
+    """The composed config of the run dir named by cmd.checkpoint, if it is one."""
+    if checkpoint in (None, ""):
+        return None
+    path = Path(to_absolute_path(str(checkpoint)))
+    config = path / ".hydra" / "config.yaml"
+    return config if (path / "manifest.json").exists() and config.exists() else None
+
+
+def _raw(container: Any, key: str) -> Any:
+    for part in key.split("."):
+        container = container[part]
+    return container
+
+
+def bind_to_run(cfg: DictConfig, run_config: Path, overrides: list[str]) -> tuple[DictConfig, list[str], list[str]]:
+    """The run's composed config, this command's own settings, and the command-line overrides on top.
+
+    Returns (config, overrides applied to the run's config, overrides that name nothing in it).
+    """
+    merged = OmegaConf.load(run_config)
+    OmegaConf.set_struct(merged, False)
+    raw = OmegaConf.to_container(cfg, resolve=False)
+    for key in THIS_COMMAND:
+        if key in cfg:
+            merged[key] = raw[key]
+    applied, ignored = [], []
+    for item in overrides:
+        key = item.partition("=")[0].lstrip("+")
+        top = key.lstrip("~").split(".")[0].split("@")[0]
+        if top in THIS_COMMAND:
+            continue
+        if key.startswith("~"):
+            if OmegaConf.select(merged, key[1:]) is not None:
+                OmegaConf.update(merged, key[1:], None, force_add=True)
+                applied.append(item)
+            continue
+        try:
+            value = _raw(raw, key)
+        except (KeyError, TypeError):
+            # e.g. +experiment=...: a recipe that sets many keys; the run's own values stand.
+            ignored.append(item)
+            continue
+        OmegaConf.update(merged, key, value, merge=False, force_add=True)
+        applied.append(item)
+    return merged, applied, ignored
+
+
+def _eval_rows(cfg: DictConfig) -> tuple[list[dict], str]:
+    """The rows to evaluate and the set's name: the bench when one is set, else the data's split."""
+    from r1exp.evaluation import bench_name, bench_rows, check_bench_reward
+    from r1exp.tasks import build_splits
+
+    ecfg = cfg.cmd
+    bench = bench_name(cfg)
+    if bench:
+        check_bench_reward(cfg)
+        rows, name = bench_rows(cfg), f"bench={bench}"
+    else:
+        train_rows, test_rows = build_splits(cfg.data, cfg.template)
+        rows = test_rows if ecfg.split == "test" else train_rows
+        name = f"{cfg.data.name} ({ecfg.split} split)"
+    if ecfg.limit is not None:
+        rows = rows[: int(ecfg.limit)]
+    if not rows:
+        raise ConfigError(f"{name} has no rows; check data.test_size / data.train_size")
+    return rows, name
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
-    check_common(cfg)
     ecfg = cfg.cmd
     if ecfg.split not in ("test", "train"):
         raise ConfigError(f"cmd.split={ecfg.split!r}: use test or train")
@@ -64,6 +143,14 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"cmd.k={ecfg.k} must be at least 1")
     if float(ecfg.temperature) == 0 and int(ecfg.k) > 1:
         raise ConfigError(f"cmd.k={ecfg.k} with cmd.temperature=0: greedy decoding gives one sample; set cmd.k=1")
+    command_line = list(HydraConfig.get().overrides.task)
+    run_config = _run_config(ecfg.checkpoint)
+    applied: list[str] = []
+    ignored: list[str] = []
+    if run_config is not None:
+        cfg, applied, ignored = bind_to_run(cfg, run_config, command_line)
+        ecfg = cfg.cmd
+    check_common(cfg)
     counters = Counters()
     terms = build_terms(cfg.reward.terms, {"counters": counters, "judge": cfg.get("judge")})
     require_vllm(cfg.generation)
@@ -72,14 +159,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     from r1exp.evaluation import score_samples, summarize
     from r1exp.generation import generate_hf, generate_vllm
-    from r1exp.tasks import build_splits
 
-    train_rows, test_rows = build_splits(cfg.data, cfg.template)
-    rows = test_rows if ecfg.split == "test" else train_rows
-    if ecfg.limit is not None:
-        rows = rows[: int(ecfg.limit)]
-    if not rows:
-        raise ConfigError(f"cmd.split={ecfg.split} has no rows; check data.test_size / data.train_size")
+    rows, eval_set = _eval_rows(cfg)
     model, tokenizer, path = load_for_eval(cfg, checkpoint)
     gen = dict(k=int(ecfg.k), max_new_tokens=int(ecfg.max_new_tokens), temperature=float(ecfg.temperature))
     prompts = [r["prompt"] for r in rows]
@@ -95,17 +176,44 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         )
     scored = score_samples(rows, samples, terms)
     summary = summarize(
-        scored, cfg.reward.get("accuracy_term"), cfg.reward.get("format_term"), float(ecfg.correct_threshold)
+        scored,
+        cfg.reward.get("accuracy_term"),
+        cfg.reward.get("format_term"),
+        float(ecfg.correct_threshold),
+        format_metric=str(cfg.reward.get("format_metric") or "format_rate"),
     )
+    protocol = {
+        "run_dir": str(run_config.parent.parent) if run_config else None,
+        "config": str(run_config) if run_config else "composed from the command line",
+        "eval_set": eval_set,
+        "data": cfg.data.get("name"),
+        "template": cfg.template.get("name"),
+        "reward": cfg.reward.get("name"),
+        "reward_terms": {
+            name: {"fn": term.fn, "weight": term.weight}
+            for name, term in ((n, t) for n, t in (cfg.reward.terms or {}).items() if t is not None)
+        },
+        "accuracy_term": cfg.reward.get("accuracy_term"),
+        "limit": ecfg.limit,
+        "top_p": float(ecfg.top_p),
+        **gen,
+        # Overrides applied on top of the run's config, and the whole command line.
+        "overrides": applied,
+        "command_line": command_line,
+    }
+    if ignored:
+        protocol["ignored_overrides"] = ignored
     summary.update(
         checkpoint=str(checkpoint) if checkpoint else None,
         model_path=path,
         split=ecfg.split,
         reward_stats=counters.drain(),
+        protocol=protocol,
         **gen,
     )
+    write_atomic(out / "eval_config.yaml", OmegaConf.to_yaml(cfg))
     write_atomic(out / "eval.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored))
     write_atomic(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     manifest.write(out, {"command": "eval", "versions": manifest.versions(), "git": manifest.git_commit(), **summary})
-    print(json.dumps({k: v for k, v in summary.items() if k != "by_difficulty"}))
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("by_difficulty", "protocol")}))
     return summary

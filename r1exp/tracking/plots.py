@@ -8,7 +8,7 @@ from r1exp.common import jsonl
 
 # (file name, title, [(metric key, label)])
 PANELS = [
-    ("reward.png", "Reward", [("reward", "total"), ("format_rate", "format rate")]),
+    ("reward.png", "Reward", [("reward", "total"), ("format_rate", "format rate"), ("format_credit", "format credit")]),
     ("accuracy.png", "Accuracy", [("accuracy", "accuracy")]),
     (
         "response_length.png",

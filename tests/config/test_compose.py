@@ -29,14 +29,27 @@ def test_the_conf_tree_has_the_designed_groups():
             "qwen7b-instruct",
             "tiny",
         },
-        "data": {"countdown", "math", "gsm8k", "cmath", "zh_general", "gaokao_mc", "cn_middle_school"},
+        "data": {
+            "countdown",
+            "countdown_tasks",
+            "math",
+            "gsm8k_train",
+            "zh_general",
+            "zh_cqia_exam",
+            "math500",
+            "gsm8k",
+            "cmath",
+            "gaokao_mc",
+            "cn_middle_school",
+        },
+        "bench": {"none", "math500", "gsm8k", "cmath", "gaokao_mc", "cn_middle_school", "countdown", "countdown_tasks"},
         "template": {"r1zero_base", "qwen_chat", "answer_only"},
         "reward": {"countdown", "math", "zh_general"},
         "curriculum": {"none", "numbers", "ops", "adaptive"},
         "coldstart": {"none", "solver_traces"},
         "lora": {"none", "r8", "r16", "r64"},
         "trainer": {"grpo"},
-        "generation": {"hf", "vllm_colocate", "vllm_server"},
+        "generation": {"hf", "paged", "vllm_colocate", "vllm_server"},
         "hardware": {"cpu", "rtx3090", "a100_80g", "multi_gpu"},
         "logger": {"none", "jsonl", "wandb"},
         "experiment": {"smoke", "countdown_r1zero_1.5b"},
@@ -114,7 +127,7 @@ def test_grpo_config_validates_for_every_combination(trainer, hardware, generati
         assert args.vllm_mode == cfg.generation.vllm_mode
     assert args.generation_batch_size % args.num_generations == 0
     # every preset trains on the same number of completions per step
-    processes = cfg.hardware.get("num_processes") or 1
+    processes = cfg.hardware.nodes * cfg.hardware.processes_per_node
     assert cfg.hardware.per_device_train_batch_size * cfg.hardware.gradient_accumulation_steps * processes == 64
     if hardware == "cpu":
         assert args.use_cpu and not args.bf16 and not args.gradient_checkpointing

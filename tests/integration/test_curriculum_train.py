@@ -72,7 +72,27 @@ def test_guided_groups_hold_exactly_one_correct_reference(launch, tmp_path):
             assert guided[0]["rewards"]["correct"] == 1.0 and guided[0]["rewards"]["format"] == 1.0
     rows = jsonl.read(run / "metrics.jsonl")
     assert all(r["guided/share"] == pytest.approx(0.25) for r in rows)
-    assert all(r["rewards/correct"] >= 0.25 for r in rows)
+    assert all(r["rewards/correct"] >= 0.25 for r in rows)  # TRL's mean over all samples, references included
+    # accuracy and format rate are the policy's own samples; the references are reported apart
+    assert all(r["guided/accuracy"] == 1.0 and r["guided/format_rate"] == 1.0 for r in rows)
+    assert all(r["accuracy"] == pytest.approx((4 * r["rewards/correct"] - 1) / 3) for r in rows)
+    assert all(r["guided/skipped"] == 0 for r in rows)
+
+
+def test_a_reference_longer_than_the_budget_is_skipped_not_cut(launch, tmp_path):
+    run = tmp_path / "run"
+    proc = launch(
+        "+experiment=smoke",
+        "trainer.guide_with_reference=true",
+        "trainer.max_steps=2",
+        # shorter than any rendered reference: none fits, none is inserted cut off
+        "trainer.max_completion_length=4",
+        "logger.samples_every=0",
+        f"hydra.run.dir={run}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = jsonl.read(run / "metrics.jsonl")
+    assert all(r["guided/share"] == 0 and r["guided/skipped"] == 2 for r in rows)  # one per group, 2 groups a step
 
 
 def test_cold_start_lifts_the_format_rate_and_grpo_starts_from_it(launch, tmp_path):
@@ -98,6 +118,10 @@ def test_cold_start_lifts_the_format_rate_and_grpo_starts_from_it(launch, tmp_pa
     assert manifest["reference_hash"] == weights_hash(load_model(str(cold), "float32"))
     assert manifest["reference_hash"] != weights_hash(load_model(manifest["coldstart"]["from"], "float32"))
     assert len(jsonl.read(run / "metrics.jsonl")) == 3
+    # the SFT curve is in the run dir, not only on the console
+    sft = jsonl.read(run / "coldstart" / "metrics.jsonl")
+    assert [r["step"] for r in sft] == list(range(3, 301, 3)) and sft[-1]["loss"] < sft[0]["loss"]
+    assert (run / "coldstart" / "loss.png").read_bytes()[:4] == b"\x89PNG"
 
     rates = {}
     for name, target in (("cold", [f"cmd.checkpoint={cold}"]), ("zero", ["model=tiny"])):

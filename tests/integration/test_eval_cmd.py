@@ -6,6 +6,7 @@ import json
 import pytest
 
 from r1exp.common import jsonl
+from tests.conftest import error_lines
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +94,55 @@ def test_eval_context_sweep_compares_budgets(launch, trained, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = list(csv.DictReader((sweep / "comparison.csv").open()))
     assert [r["cmd.max_new_tokens"] for r in rows] == ["8", "24"]
-    assert all(r["status"] == "ok" and r["pass@2"] != "" and r["accuracy"] != "" for r in rows)
+    assert all(r["status"] == "ok" and r["pass@2 [eval]"] != "" and r["accuracy [eval]"] != "" for r in rows)
     # a longer budget never truncates more often
-    assert float(rows[1]["truncation_rate"]) <= float(rows[0]["truncation_rate"])
-    assert float(rows[1]["response_length"]) > float(rows[0]["response_length"])
+    assert float(rows[1]["truncation_rate [eval]"]) <= float(rows[0]["truncation_rate [eval]"])
+    assert float(rows[1]["response_length [eval]"]) > float(rows[0]["response_length [eval]"])
+    # the plot shows what the sweep varies: metrics against the token budget, not empty step axes
+    png = (sweep / "comparison.png").read_bytes()
+    assert png[:4] == b"\x89PNG" and len(png) > 20000
+
+
+def test_eval_of_a_run_dir_uses_the_run_config_and_records_the_protocol(launch, trained, tmp_path):
+    """No +experiment here: data, template, reward and token budget come from the run's own config."""
+    out = tmp_path / "eval"
+    proc = launch(
+        "cmd=eval",
+        f"cmd.checkpoint={trained}",
+        "hardware=cpu",
+        "cmd.k=2",
+        "cmd.limit=5",
+        "reward.terms.format.weight=0.25",
+        f"hydra.run.dir={out}",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    protocol = summary["protocol"]
+    assert protocol["run_dir"] == str(trained)
+    # the run's test split (smoke: 32 generated instances, seed 42), its reward with its soft-format
+    # term, its template and its 32-token budget; not the defaults of a fresh config
+    assert protocol["eval_set"] == "countdown (test split)" and protocol["template"] == "r1zero_base"
+    assert protocol["reward_terms"]["soft_format"] == {"fn": "soft_format", "weight": 0.5}  # smoke's, from the run
+    assert protocol["reward_terms"]["format"] == {"fn": "strict_format", "weight": 0.25}  # the override on top
+    assert summary["max_new_tokens"] == 32 and protocol["max_new_tokens"] == 32
+    assert protocol["overrides"] == ["reward.terms.format.weight=0.25"]
+    assert summary["prompts"] == 5
+    evals = jsonl.read(out / "eval.jsonl")
+    run_config = (trained / ".hydra" / "config.yaml").read_text()
+    assert "train_size: 256" in run_config
+    assert set(evals[0]["rewards"]) == {"correct", "format", "soft_format"}
+    assert (out / "eval_config.yaml").exists()
+
+
+def test_eval_on_a_bench_by_name(launch, trained, tmp_path):
+    out = tmp_path / "bench"
+    proc = launch(
+        "cmd=eval", f"cmd.checkpoint={trained}", "hardware=cpu", "bench=countdown", "cmd.k=1", "cmd.temperature=0",
+        "cmd.limit=4", f"hydra.run.dir={out}",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["protocol"]["eval_set"] == "bench=countdown" and summary["prompts"] == 4
+    proc = launch("cmd=eval", f"cmd.checkpoint={trained}", "hardware=cpu", "bench=math500", f"hydra.run.dir={out}2")
+    assert proc.returncode == 2
+    assert "bench=math500 is scored by math_correct" in error_lines(proc.stderr)[-1]

@@ -51,24 +51,31 @@ def test_two_by_two_sweep_writes_the_comparison(sweep_dir):
     for r in rows:
         assert r["status"] == "ok" and r["steps"] == "4"
         for col in (
-            "final_reward",
-            "best_reward",
-            "accuracy",
-            "format_rate",
-            "response_length",
-            "truncation_rate",
+            "reward [last 10%]",
+            "reward [best 10% window]",
+            "accuracy [last 10%]",
+            "format_rate [last 10%]",
+            "response_length [last 10%]",
+            "truncation_rate [last 10%]",
             "zero_loss_start_steps",
             "wall_time_s",
             "tokens",
         ):
             assert r[col] != "", col
+        # the beta sweep's subject: kl where the run has a reference model
+        assert (r["kl [last 10%]"] != "") == (r["trainer.beta"] != "0")
+        manifest = json.loads((sweep_dir / r["run"] / "manifest.json").read_text())
+        assert (manifest["reference"] == "none (beta = 0)") == (r["trainer.beta"] == "0")
     md = (sweep_dir / "comparison.md").read_text()
-    assert md.count("\n| ") == 5  # header + 4 variants
+    table = md.split("\n\n")[2]
+    assert table.count("\n| ") == 4 and table.startswith("| ")  # header + 4 variants
+    assert "## Against the baseline (trainer.beta=0, trainer.warmup_steps=0)" in md
+    assert "one run on a side: no interval" in md
     png = (sweep_dir / "comparison.png").read_bytes()
     assert png[:4] == b"\x89PNG" and len(png) > 20000
     # warmup really changes training (a constant schedule would silently ignore it)
     by = {(r["trainer.warmup_steps"], r["trainer.beta"]): r for r in rows}
-    assert by[("0", "0")]["final_reward"] != by[("0.5", "0")]["final_reward"] or (
+    assert by[("0", "0")]["reward [last 10%]"] != by[("0.5", "0")]["reward [last 10%]"] or (
         by[("0", "0")]["tokens"] != by[("0.5", "0")]["tokens"]
     )
 
@@ -114,3 +121,19 @@ def test_notebook_runs_on_the_sweep(sweep_dir, monkeypatch):
     assert not [o for o in outputs if o.output_type == "error"]
     assert "4 runs in" in outputs[0]["text"]
     assert any(o.output_type == "display_data" and "image/png" in o.get("data", {}) for o in outputs)
+
+
+def test_a_sweep_over_seeds_reports_intervals_and_a_verdict(tmp_path, tiny_cache):
+    sweep = tmp_path / "beta_x_seeds"
+    fast = ["+experiment=smoke", "trainer.max_steps=2", "trainer.save_steps=100", "logger.samples_every=0"]
+    proc = _launch(["-m", *fast, "trainer.beta=0,0.04", "seed=1,2", f"hydra.sweep.dir={sweep}"], tmp_path, tiny_cache)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = list(csv.DictReader((sweep / "comparison.csv").open()))
+    assert [(r["trainer.beta"], r["runs"]) for r in rows] == [("0", "2"), ("0.04", "2")]
+    for r in rows:
+        low, mean, high = (float(r[f"reward [last 10%]{s}"]) for s in (" ci95 low", "", " ci95 high"))
+        assert low <= mean <= high and r["reward [last 10%] sd"] != ""
+    md = (sweep / "comparison.md").read_text()
+    assert "## Against the baseline (trainer.beta=0)" in md and "with 2 seeds" in md
+    diffs = list(csv.DictReader((sweep / "comparison_baseline.csv").open()))
+    assert {d["variant"] for d in diffs} == {"trainer.beta=0.04"} and all(d["ci95 low"] != "" for d in diffs)

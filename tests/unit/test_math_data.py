@@ -1,5 +1,7 @@
-"""Math data sources (r1exp/data/math.py): the shared files load through their configs, the gold is read
-as configured, the split is seeded, and bad files or fields fail before training with file, line and key."""
+"""Math data sources (r1exp/tasks/math/data.py): the shared evaluation files load through their configs
+(all rows test, none train), the training option reads the hub, the gold is read as configured, the
+split is seeded and never repeats a test question in train, and bad files or fields fail before
+training with file, line and key."""
 
 import json
 import time
@@ -20,7 +22,7 @@ BASE = ["data.test_size=2", "data.seed=0"]
 @pytest.mark.parametrize(
     "option, rows, columns, difficulties",
     [
-        ("math", 500, {"solution", "difficulty", "subject", "unique_id"}, {1, 2, 3, 4, 5}),
+        ("math500", 500, {"solution", "difficulty", "subject", "unique_id"}, {1, 2, 3, 4, 5}),
         ("gsm8k", 1319, {"solution"}, None),
         ("cmath", 600, {"difficulty"}, {1, 2, 3, 4, 5, 6}),
     ],
@@ -28,8 +30,9 @@ BASE = ["data.test_size=2", "data.seed=0"]
 def test_shared_files_load_through_their_configs(data_dir, option, rows, columns, difficulties):
     cfg = compose([f"data={option}", "reward=math"])
     train, test = build_splits(cfg.data, cfg.template)
-    assert len(train) + len(test) == rows and len(test) == cfg.data.test_size
-    every = train + test
+    # an evaluation set: every row is test, none is train
+    assert cfg.data.eval_only and train == [] and len(test) == rows
+    every = test
     assert all(set(r) == {"question", "answer", "source", "prompt"} | columns for r in every)
     assert all(r["source"] == cfg.data.name for r in every)
     assert all(isinstance(r["answer"], str) and r["answer"] and "####" not in r["answer"] for r in every)
@@ -48,7 +51,7 @@ def test_gsm8k_gold_is_the_number_after_the_hashes(data_dir):
 
 
 def test_math500_keeps_the_solution_and_the_level(data_dir):
-    cfg = compose(["data=math", *BASE])
+    cfg = compose(["data=math500", *BASE])
     train, test = build_splits(cfg.data, cfg.template)
     first = json.loads((data_dir / "math500.test.jsonl").open().readline())
     row = next(r for r in train + test if r["unique_id"] == first["unique_id"])
@@ -69,9 +72,9 @@ def test_cmath_is_chinese_with_the_grade_as_difficulty(data_dir):
 @pytest.mark.parametrize("option", ["gsm8k", "cmath"])
 def test_every_shared_gold_is_gradable(data_dir, option):
     """Each gold, boxed as a model would write it, is correct against itself: none is skipped as unparsable."""
-    cfg = compose([f"data={option}", "data.test_size=0"])
-    train, _ = build_splits(cfg.data, cfg.template)
-    golds = [r["answer"] for r in train]
+    cfg = compose([f"data={option}"])
+    _, test = build_splits(cfg.data, cfg.template)
+    golds = [r["answer"] for r in test]
     counters = Counters()
     out = math_correct(
         [""] * len(golds),
@@ -87,7 +90,8 @@ def test_every_shared_gold_is_gradable(data_dir, option):
 
 def test_split_is_seeded_and_sized(data_dir):
     def ids(*overrides):
-        cfg = compose(["data=math", *overrides])
+        # MATH-500's file as if it were a training file, to test the split itself
+        cfg = compose(["data=math500", "data.eval_only=false", "data.seed=${seed}", *overrides])
         train, test = build_splits(cfg.data, cfg.template)
         return [r["unique_id"] for r in train], [r["unique_id"] for r in test]
 
@@ -294,3 +298,36 @@ def test_a_hub_style_dataset_maps_like_a_file(tmp_path, monkeypatch):
     train, test = build_splits(data, compose([]).template)
     assert sorted(r["answer"] for r in train + test) == ["2", "4", "6"]
     assert {r["difficulty"] for r in train + test} == {2} and len(test) == 1
+
+
+def test_the_training_option_reads_math_train_from_the_hub_and_fails_offline_in_one_line(monkeypatch):
+    from huggingface_hub import constants
+
+    from r1exp.common import hub
+
+    cfg = compose(["data=math"])
+    assert (cfg.data.hub, cfg.data.hub_split, cfg.data.path) == ("DigitalLearningGmbH/MATH-lighteval", "train", None)
+    assert cfg.data.answer_format == "last_boxed" and not cfg.data.eval_only
+    assert compose(["data=gsm8k_train"]).data.hub == "openai/gsm8k"
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hub, "hub_reachable", lambda timeout=3.0: False)
+    with pytest.raises(DataError) as err:
+        build_splits(cfg.data, cfg.template)
+    assert str(err.value).startswith("data.hub=DigitalLearningGmbH/MATH-lighteval: ") and "\n" not in str(err.value)
+
+
+def test_a_local_math_train_file_with_an_unknown_level_and_a_repeated_question(tmp_path):
+    lines = [
+        {"problem": f"p{i}", "solution": f"so \\boxed{{{i}}}", "level": f"Level {i % 5 + 1}", "type": "Algebra"}
+        for i in range(20)
+    ]
+    lines.append({"problem": "p-unknown", "solution": "\\boxed{7}", "level": "Level ?", "type": "Geometry"})
+    lines += [dict(lines[i]) for i in range(20)]  # every question twice
+    path = tmp_path / "math_train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    cfg = compose(["data=math", "data.hub=null", f"data.path={path}", "data.test_size=5"])
+    train, test = build_splits(cfg.data, cfg.template)
+    # a question held out for test never appears in train, even when the file repeats it
+    assert not {r["question"] for r in test} & {r["question"] for r in train}
+    unknown = [r for r in train + test if r["question"] == "p-unknown"]
+    assert unknown and "difficulty" not in unknown[0] and unknown[0]["answer"] == "7"

@@ -26,7 +26,7 @@ def write(path, rows) -> str:
 def test_gaokao_multiple_choice_file_loads_with_choices_and_references(data_dir):
     train, test = load(["data=gaokao_mc"])
     rows = train + test
-    assert len(test) == 32 and 340 <= len(rows) <= 351  # repeated questions stay out of train
+    assert train == [] and len(test) == 351  # an evaluation set: every row is test
     assert all(set(r) == {"question", "reference", "source", "prompt"} for r in rows)
     assert {r["source"] for r in rows} == {"gaokao_mc"}
     first = next(r for r in rows if r["question"].startswith("设集合 $A=\\{x \\mid x \\geq 1\\}"))
@@ -41,18 +41,18 @@ def test_gaokao_multiple_choice_file_loads_with_choices_and_references(data_dir)
 
 
 def test_cn_middle_school_file_loads_with_inline_choices(data_dir):
-    train, test = load(["data=cn_middle_school", "data.test_size=10"])
+    train, test = load(["data=cn_middle_school"])
     rows = {r["question"]: r for r in train + test}
-    assert len(rows) == 101 and len(test) == 10
+    assert len(rows) == 101 and len(test) == 101 and train == []
     assert rows["下列四个数中，最小的数是()\nA.-2  B.0  C. 3  D.  -1/2"]["reference"] == "A. -2"
     free = rows["若关于 x 的一元二次方程 x^{2}+2 x+c=0 有两个相等的实数根, 则 c=____"]
     assert free["reference"] == "1" and free["source"] == "cn_middle_school"
 
 
 def test_chat_template_gives_messages(data_dir):
-    train, _ = load(["data=cn_middle_school", "template=qwen_chat"])
-    assert [m["role"] for m in train[0]["prompt"]] == ["system", "user"]
-    assert train[0]["prompt"][1]["content"] == train[0]["question"]
+    _, test = load(["data=cn_middle_school", "template=qwen_chat"])
+    assert [m["role"] for m in test[0]["prompt"]] == ["system", "user"]
+    assert test[0]["prompt"][1]["content"] == test[0]["question"]
 
 
 def test_split_is_deterministic_by_seed_and_disjoint(tmp_path):
@@ -124,7 +124,7 @@ def test_a_broken_file_names_file_line_and_field(tmp_path, rows, overrides, need
 def test_multi_answer_labels_name_every_option(tmp_path):
     rows = [{**MC, "options": {"A": "甲", "B": "乙", "C": "丙", "D": "丁"}, "label": label} for label in ("AD", "A C")]
     path = write(tmp_path / "mc.jsonl", rows)
-    train, _ = load(["data=gaokao_mc", f"data.path={path}", "data.test_size=0"])
+    _, train = load(["data=gaokao_mc", f"data.path={path}"])  # an evaluation preset: all rows test
     assert [r["reference"] for r in train] == ["A. 甲\nD. 丁", "A. 甲\nC. 丙"]
     assert train[0]["question"] == "选一个 ( )\nA. 甲\nB. 乙\nC. 丙\nD. 丁"
 
@@ -150,3 +150,16 @@ def test_missing_file_and_offline_hub_id_fail_with_one_line(tmp_path, monkeypatc
     monkeypatch.setattr(r1exp.common.hub, "hub_reachable", lambda *a, **k: False)
     with pytest.raises(DataError, match=r"data.path=someone/zh-qa: .*unreachable \(offline\).*hub dataset id"):
         load(["data=zh_general", "data.path=someone/zh-qa"])
+
+
+def test_the_training_option_reads_its_hub_dataset_and_fails_offline_in_one_line(monkeypatch):
+    from huggingface_hub import constants
+
+    cfg = compose(["data=zh_cqia_exam"])
+    assert (cfg.data.hub, cfg.data.hub_config, cfg.data.path) == ("m-a-p/COIG-CQIA", "exam", None)
+    assert not cfg.data.eval_only
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(r1exp.common.hub, "hub_reachable", lambda timeout=3.0: False)
+    with pytest.raises(DataError) as err:
+        build_splits(cfg.data, cfg.template)
+    assert str(err.value).startswith("data.hub=m-a-p/COIG-CQIA: ") and "data.path" in str(err.value)

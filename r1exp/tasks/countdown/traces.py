@@ -42,8 +42,16 @@ def countdown_trace(nums: list[int], target: int, solution: str, rng: random.Ran
 
 
 def reference_parts(row: dict[str, Any], rng: random.Random, wrong_attempts: int = 1) -> tuple[str, str] | None:
-    """(think, answer) for a Countdown row with a known solution, else None."""
-    if row.get("nums") is None or not row.get("solution"):
+    """(think, answer) for a Countdown row with a known solution (solved here when the row has none), else None."""
+    if row.get("nums") is None or row.get("target") is None:
         return None
-    think = countdown_trace(list(row["nums"]), int(row["target"]), str(row["solution"]), rng, wrong_attempts)
-    return think, str(row["solution"])
+    solution = row.get("solution")
+    if not solution:
+        # Rows read from a dataset (data=countdown_tasks) carry no solution; the exact solver finds one.
+        from r1exp.tasks.countdown.data import solve
+
+        solution = solve(list(row["nums"]), int(row["target"]), str(row.get("allowed_ops") or "+-*/"))
+        if solution is None:
+            return None
+    think = countdown_trace(list(row["nums"]), int(row["target"]), str(solution), rng, wrong_attempts)
+    return think, str(solution)

@@ -1,6 +1,6 @@
 """Math word problems from a local JSONL file or a hub dataset, mapped to rows by config.
 
-One source, `math`, serves MATH-500, GSM8K, CMATH and any file shaped like them: the config names the
+One source, `math`, serves MATH train, MATH-500, GSM8K, CMATH and any file shaped like them: the config names the
 question field, the gold field, and how the gold is read from it (`answer_format`): as is (`field`),
 the text after the last `####` (GSM8K), or the content of the last `\\boxed{}` (a MATH solution). A
 row is `question`, `answer` (the gold as a string), `source` (`data.name`), and when configured
@@ -23,6 +23,7 @@ from r1exp.common.hub import read_hub
 from r1exp.common.jsonl import read_records
 from r1exp.common.splits import size, split
 from r1exp.errors import ConfigError, DataError
+from r1exp.tasks.base import DataSource
 
 ANSWER_FORMATS = ("field", "after_hashes", "last_boxed")
 
@@ -82,12 +83,15 @@ def to_row(record: dict, where: str, data: Any) -> dict:
     if data.get("difficulty_field"):
         value = _field(record, "difficulty_field", str(data.difficulty_field), where)
         level = _difficulty(value)
-        if level is None:
+        # MATH marks a few problems "Level ?": the level is unknown, the problem is fine.
+        unknown = value is None or (isinstance(value, str) and value.strip().endswith("?"))
+        if level is None and not unknown:
             raise DataError(
                 f"{where}: field {data.difficulty_field!r} (data.difficulty_field) = {value!r} is not a "
                 "difficulty (an int or a label with one number); set data.difficulty_field=null to drop it"
             )
-        row["difficulty"] = level
+        if level is not None:
+            row["difficulty"] = level
     for name in data.get("extra_fields") or ():
         row[str(name)] = _field(record, "extra_fields", str(name), where)
     return row
@@ -115,20 +119,26 @@ def _records(data: Any) -> list[tuple[str, dict]]:
 
 
 def math_source(data: Any) -> tuple[list[dict], list[dict]]:
-    """Train and test rows of a math dataset (see the module docstring)."""
+    """Train and test rows of a math dataset (see the module docstring).
+
+    An evaluation set (`data.eval_only`) is all test: every row, in a seeded order, no training rows.
+    """
     fmt = str(data.get("answer_format", "field"))
     if fmt not in ANSWER_FORMATS:
         raise ConfigError(f"data.answer_format={fmt!r} is unknown; one of: {', '.join(ANSWER_FORMATS)}")
     test_size = size(data, "test_size") or 0
     train_size = size(data, "train_size")
     rows = [to_row(record, where, data) for where, record in _records(data)]
+    if data.get("eval_only"):
+        return split(rows, len(rows), 0, int(data.seed))
     wanted = test_size + (train_size if train_size is not None else 1)
     if wanted > len(rows):
         raise ConfigError(
             f"data.test_size={test_size}, data.train_size={train_size}: the data has {len(rows)} rows; "
             "lower the sizes (train_size=null takes the rest, and at least one row)"
         )
-    return split(rows, test_size, train_size, int(data.seed))
+    # A question asked twice in a file never sits on both sides of the split.
+    return split(rows, test_size, train_size, int(data.seed), dedupe="question")
 
 
 def reference_parts(row: dict[str, Any]) -> tuple[str, str] | None:
@@ -136,3 +146,16 @@ def reference_parts(row: dict[str, Any]) -> tuple[str, str] | None:
     if row.get("solution") and row.get("answer") is not None:
         return str(row["solution"]).strip(), f"\\boxed{{{row['answer']}}}"
     return None
+
+
+def columns(data: Any) -> set[str]:
+    """Columns every row of this math data carries (see `to_row`)."""
+    out = {"question", "answer", "source"}
+    if data.get("solution_field"):
+        out.add("solution")
+    if data.get("difficulty_field"):
+        out.add("difficulty")
+    return out | {str(name) for name in data.get("extra_fields") or ()}
+
+
+source = DataSource(math_source, columns)

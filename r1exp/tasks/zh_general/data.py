@@ -19,6 +19,7 @@ from r1exp.common.hub import read_hub
 from r1exp.common.jsonl import read_records
 from r1exp.common.splits import size, split
 from r1exp.errors import ConfigError, DataError
+from r1exp.tasks.base import DataSource
 
 # Separators allowed between the letters of a multi-answer label ("AD", "A B D", "A,C").
 _LABEL_SEPARATORS = " ,，、;；"
@@ -110,10 +111,22 @@ def read_rows(data: Any) -> list[dict[str, Any]]:
     """Every row of `data.path`, normalized; errors name the file, line and field."""
     fields = _fields(data)
     raw = data.get("path")
+    hub = data.get("hub")
+    name = str(data.get("name") or "zh_general")
+    if hub:
+        if raw:
+            raise ConfigError(f"data.path={raw!r}, data.hub={hub!r}: set exactly one (a JSONL file or a hub id)")
+        records = read_hub(
+            str(hub),
+            str(data.get("hub_split") or "train"),
+            "data.hub",
+            "download the data on a connected machine and pass data.path=/path/to/file.jsonl data.hub=null",
+            data.get("hub_config"),
+        )
+        return [normalize(row, fields, where, name) for where, row in records]
     if not isinstance(raw, str) or not raw:
         raise ConfigError("data.path is empty: give a JSONL file (or a hub dataset id)")
     path = Path(raw).expanduser()
-    name = str(data.get("name") or "zh_general")
     if path.is_file():
         rows_iter = read_records(path)
     elif _HUB_ID.fullmatch(raw) and not raw.endswith((".jsonl", ".json")):
@@ -135,7 +148,13 @@ def read_rows(data: Any) -> list[dict[str, Any]]:
 
 
 def zh_general_source(data: Any) -> tuple[list[dict], list[dict]]:
-    """Train and test rows of a zh_general file; train never repeats a test question."""
+    """Train and test rows of a zh_general file; train never repeats a test question.
+
+    An evaluation set (`data.eval_only`) is all test: every row, in file order, no training rows.
+    """
+    if data.get("eval_only"):
+        rows = read_rows(data)
+        return split(rows, len(rows), 0, int(data.get("seed", 0)), file_order=True)
     test_size = size(data, "test_size", optional=False)
     train_size = size(data, "train_size")
     rows = read_rows(data)
@@ -144,3 +163,11 @@ def zh_general_source(data: Any) -> tuple[list[dict], list[dict]]:
             f"data.test_size={test_size} leaves no training rows ({data.path} has {len(rows)}); lower data.test_size"
         )
     return split(rows, test_size, train_size, int(data.get("seed", 0)), dedupe="question", file_order=True)
+
+
+def columns(data: Any) -> set[str]:
+    """Columns every zh_general row carries."""
+    return {"question", "reference", "source"} | ({"difficulty"} if data.get("difficulty_field") else set())
+
+
+source = DataSource(zh_general_source, columns)
