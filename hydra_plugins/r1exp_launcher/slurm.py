@@ -1,36 +1,97 @@
-"""Slurm launcher for sweeps: hydra-submitit-launcher's, watching every job of the sweep at once.
+"""Slurm launcher for sweeps: hydra-submitit-launcher's, with each job's own process layout, and
+watching every job of the sweep at once.
 
-The stock launcher waits for the jobs in order and raises on the first one that ended without a
-result (scancel, OOM kill, node failure): a dead job behind a long one goes unnoticed for hours, and
-the multirun then ends with a traceback and no comparison. This one polls Slurm for all jobs, logs
-a dead job as soon as it is seen (job number, overrides, Slurm id and state, log file), records it
-as failed in its job dir, and returns, so the comparison callback reports it with the other jobs'
-results and the sweep ends with status 2.
+- Layout: each Hydra job becomes one Slurm job with nodes x tasks_per_node tasks, taken from that
+  job's own config (its hardware preset, so a sweep over presets works); jobs that need the same
+  resources go out together as one job array. Every task runs the Hydra task function in the same
+  job dir, after joining one torch.distributed group built from Slurm's environment
+  (r1exp.distributed). `srun --kill-on-bad-exit` ends the other tasks when one dies, so a dead rank
+  fails its job instead of leaving the others waiting in a collective.
+- Submission: an sbatch refusal (no such partition, invalid GPU request) is one line, not a traceback.
+- Watching: the stock launcher waits for the jobs in order and raises on the first one that ended
+  without a result (scancel, OOM kill, node failure): a dead job behind a long one goes unnoticed for
+  hours, and the multirun then ends with a traceback and no comparison. This one polls Slurm for all
+  jobs, logs a dead job as soon as it is seen (job number, overrides, Slurm id and state, the rank
+  that died, log file), records it as failed in its job dir, and returns, so the comparison callback
+  reports it with the other jobs' results and the sweep ends with status 2.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides, run_job, setup_globals
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as StockSlurmLauncher
-from omegaconf import OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 log = logging.getLogger(__name__)
 
 # Seconds between sacct calls (submitit's own interval grows to 10 minutes for long jobs).
 POLL_S = 15
+# Launcher keys that are the executor's, not a job's.
+INIT_KEYS = {"max_num_timeout", "submitit_folder", "_target_"}
+# srun's report of a task that ended badly, e.g. "srun: error: node1: task 1: Killed".
+SRUN_TASK_ERROR = re.compile(r"srun: error: (\S+): tasks? ([0-9,\-]+): (.+)")
+
+
+def job_resources(job_cfg: DictConfig) -> tuple[dict[str, Any], Any]:
+    """A job's launcher parameters (resolved in its own config) and its process layout.
+
+    nodes, tasks_per_node and gpus_per_node follow the job's hardware preset through the preset's
+    interpolations; a job that serves vLLM keeps the server's GPUs out of the trainer tasks.
+    """
+    from r1exp.distributed import deepspeed_config, job_layout
+
+    # A wrong value is one line now, not a failed job after the queue wait (the package is the nodes' business).
+    deepspeed_config(job_cfg.hardware)
+    params = OmegaConf.to_container(job_cfg.hydra.launcher, resolve=True)
+    params = {k: v for k, v in params.items() if k not in INIT_KEYS}
+    layout = job_layout(
+        job_cfg,
+        nodes=int(params.get("nodes") or 1),
+        tasks_per_node=int(params.get("tasks_per_node") or 1),
+        gpus_per_node=int(params.get("gpus_per_node") or 0),
+    )
+    params["nodes"] = layout.nodes
+    params["tasks_per_node"] = layout.tasks_per_node
+    # 0 GPUs: request none at all (a CPU partition may refuse any GPU option); a site that asks for
+    # GPUs through `gres` gets only that option.
+    params["gpus_per_node"] = None if params.get("gres") else (layout.gpus_per_node or None)
+    if layout.world_size > 1:
+        # One task that ends badly ends the others, instead of leaving them in a collective.
+        params["srun_args"] = [*(params.get("srun_args") or []), "--kill-on-bad-exit=1"]
+    return params, layout
+
+
+def submission_error(exc: BaseException) -> str:
+    """One line from an sbatch failure: its error lines, without submitit's traceback."""
+    text = str(getattr(exc, "stderr", None) or exc)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if "error" in ln.lower()] or lines[-1:] or [type(exc).__name__]
+    return " | ".join(dict.fromkeys(errors))
+
+
+def dead_ranks(log_text: str) -> list[str]:
+    """'rank N on HOST: REASON' for each task srun reported as ended badly."""
+    found = []
+    for host, tasks, reason in SRUN_TASK_ERROR.findall(log_text):
+        found.append(f"rank {tasks} on {host}: {reason.strip()}")
+    return list(dict.fromkeys(found))
 
 
 class SlurmLauncher(StockSlurmLauncher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        self._submitted_at = time.time()
         jobs = self._submit(job_overrides, initial_job_idx)
         pending = dict(enumerate(jobs))
         results: list[Any] = [None] * len(jobs)
@@ -47,30 +108,117 @@ class SlurmLauncher(StockSlurmLauncher):
         return results
 
     def _submit(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[Any]:
-        """The stock launcher's submission (hydra-submitit-launcher 1.2.0), unchanged."""
+        """The stock launcher's submission, one job array per distinct set of job resources."""
         import submitit
+        from submitit.core.utils import FailedJobError
 
-        assert self.config is not None
-        init_keys = {"max_num_timeout", "submitit_folder"}
-        executor = submitit.AutoExecutor(
-            cluster=self._EXECUTOR,
-            folder=self.params["submitit_folder"],
-            **{f"{self._EXECUTOR}_max_num_timeout": self.params["max_num_timeout"]},
-        )
-        base = set(OmegaConf.structured(BaseQueueConf).keys())
-        executor.update_parameters(
-            **{(k if k in base else f"{self._EXECUTOR}_{k}"): v for k, v in self.params.items() if k not in init_keys}
-        )
+        from r1exp.errors import ConfigError
+
+        assert self.config is not None and self.hydra_context is not None
         log.info(f"Submitit '{self._EXECUTOR}' sweep output dir : {self.config.hydra.sweep.dir}")
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         if "mode" in self.config.hydra.sweep:
             sweep_dir.chmod(int(str(self.config.hydra.sweep.mode), 8))
+        # Keys every executor knows; the others get submitit's "slurm_" prefix.
+        base = set(OmegaConf.structured(BaseQueueConf).keys())
+        groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
         params = []
-        for idx, overrides in enumerate(job_overrides, start=initial_job_idx):
-            log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+        for pos, overrides in enumerate(job_overrides):
+            idx = initial_job_idx + pos
+            job_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            resources, layout = job_resources(job_cfg)
+            log.info(
+                f"\t#{idx} : {' '.join(filter_overrides(overrides))}"
+                + (f"  [{layout.nodes} node(s) x {layout.tasks_per_node} task(s)]" if layout.world_size > 1 else "")
+            )
+            key = json.dumps(resources, sort_keys=True, default=str)
+            groups.setdefault(key, (resources, []))[1].append(pos)
             params.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}", Singleton.get_state()))
-        return executor.map_array(self, *zip(*params, strict=True))
+        jobs: list[Any] = [None] * len(job_overrides)
+        for resources, positions in groups.values():
+            executor = submitit.AutoExecutor(
+                cluster=self._EXECUTOR,
+                folder=self.params["submitit_folder"],
+                **{f"{self._EXECUTOR}_max_num_timeout": self.params["max_num_timeout"]},
+            )
+            executor.update_parameters(
+                **{(k if k in base else f"{self._EXECUTOR}_{k}"): v for k, v in resources.items()}
+            )
+            chosen = [params[p] for p in positions]
+            # submitit prints sbatch's stderr before raising; the one-line error below says it all.
+            with contextlib.redirect_stderr(io.StringIO()):
+                try:
+                    submitted = executor.map_array(self, *zip(*chosen, strict=True))
+                except (FailedJobError, OSError) as exc:
+                    # All or nothing: jobs of the sweep already submitted would run unwatched.
+                    for job in jobs:
+                        if job is not None:
+                            job.cancel(check=False)
+                    asked = (
+                        f"{resources.get('nodes')} node(s) x {resources.get('tasks_per_node')} task(s), "
+                        f"{resources.get('gpus_per_node') or 0} GPU(s) per node, partition {resources.get('partition')}"
+                    )
+                    raise ConfigError(
+                        f"sbatch refused the job ({asked}): {submission_error(exc)}; fix hydra.launcher.* or the "
+                        "hardware preset (docs/slurm.md)"
+                    ) from None
+            for pos, job in zip(positions, submitted, strict=True):
+                jobs[pos] = job
+        return jobs
+
+    def __call__(
+        self,
+        sweep_overrides: list[str],
+        job_dir_key: str,
+        job_num: int,
+        job_id: str,
+        singleton_state: dict[type, Singleton],
+    ) -> JobReturn:
+        """One task of a Slurm job: join the job's process group, then run the Hydra job in the job's dir."""
+        import submitit
+
+        from r1exp import distributed
+
+        assert self.hydra_context is not None and self.config is not None and self.task_function is not None
+        Singleton.set_state(singleton_state)
+        setup_globals()
+        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, sweep_overrides)
+        with open_dict(sweep_config.hydra.job):
+            # The same id and number in every task: the job dir (sweep dir / job number) is shared.
+            sweep_config.hydra.job.id = submitit.JobEnvironment().job_id
+            sweep_config.hydra.job.num = job_num
+        _, layout = job_resources(sweep_config)
+        rank = 0
+        if layout.world_size > 1:
+            distributed.export_slurm_env(layout)
+            rank = distributed.world()[0]
+            if rank != 0:
+                # Rank 0 alone writes the job dir's files, Hydra's .hydra/ copies included.
+                with open_dict(sweep_config.hydra):
+                    sweep_config.hydra.output_subdir = None
+        with self._vllm_server(sweep_config, layout, rank):
+            return run_job(
+                hydra_context=self.hydra_context,
+                task_function=self.task_function,
+                config=sweep_config,
+                job_dir_key=job_dir_key,
+                job_subdir_key="hydra.sweep.subdir",
+            )
+
+    @contextlib.contextmanager
+    def _vllm_server(self, cfg: DictConfig, layout: Any, rank: int):
+        """With generation=vllm_server: rank 0 starts `trl vllm-serve` on the kept GPUs, and stops it at the end."""
+        if not layout.server_gpus or rank != 0:
+            yield
+            return
+        from r1exp import distributed
+        from r1exp.models import resolve_path
+
+        out = Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)
+        cmd = distributed.vllm_serve_command(cfg, resolve_path(cfg.model), layout)
+        with distributed.vllm_server(cmd, distributed.vllm_server_env(layout), out / "vllm_server.log"):
+            yield
 
     def _outcome(self, job: Any, overrides: list[str], num: int) -> JobReturn:
         from submitit.core.utils import FailedJobError, UncompletedJobError
@@ -78,10 +226,12 @@ class SlurmLauncher(StockSlurmLauncher):
         try:
             return job.results()[0]
         except (UncompletedJobError, FailedJobError) as exc:
+            ranks = dead_ranks(_read(job.paths.stderr))
+            where = f" ({'; '.join(ranks)})" if ranks else ""
             if isinstance(exc, UncompletedJobError):
-                error = f"Slurm job {job.job_id} ended {job.state} without a result; log: {job.paths.stderr}"
+                error = f"Slurm job {job.job_id} ended {job.state} without a result{where}; log: {job.paths.stderr}"
             else:
-                error = f"Slurm job {job.job_id} failed outside the task; log: {job.paths.stderr}"
+                error = f"Slurm job {job.job_id} failed{where}; log: {job.paths.stderr}"
         log.error("r1exp: job %d (%s): %s", num, " ".join(filter_overrides(overrides)), error)
         self._record_failure(overrides, num, error)
         ret = JobReturn(overrides=overrides, status=JobStatus.COMPLETED)
@@ -89,7 +239,11 @@ class SlurmLauncher(StockSlurmLauncher):
         return ret
 
     def _record_failure(self, overrides: list[str], num: int, error: str) -> None:
-        """Write what the comparison reads (.hydra/overrides.yaml, status.json) for a job that died."""
+        """Write what the comparison reads (.hydra/overrides.yaml, status.json) for a job that died.
+
+        A failure a rank recorded itself during this launch (its error, the rank) is kept, with the
+        Slurm outcome added.
+        """
         assert self.hydra_context is not None and self.config is not None
         cfg = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
         with open_dict(cfg.hydra.job):
@@ -98,5 +252,31 @@ class SlurmLauncher(StockSlurmLauncher):
         (out / ".hydra").mkdir(parents=True, exist_ok=True)
         if not (out / ".hydra" / "overrides.yaml").exists():
             OmegaConf.save(OmegaConf.create(overrides), out / ".hydra" / "overrides.yaml")
-        record = {"status": "failed", "error": error, "wall_time_s": None}
-        (out / "status.json").write_text(json.dumps(record) + "\n")
+        record: dict[str, Any] = {"status": "failed", "error": error, "wall_time_s": None}
+        status = out / "status.json"
+        own = _own_failure(status, getattr(self, "_submitted_at", time.time()))
+        if own is not None:
+            record = {**own, "error": f"{own['error']} ({error})"}
+        tmp = status.with_name(status.name + ".tmp")
+        tmp.write_text(json.dumps(record) + "\n")
+        tmp.replace(status)
+
+
+def _own_failure(status: Path, since: float) -> dict[str, Any] | None:
+    """The failed status a rank wrote after `since` (this launch), or None."""
+    try:
+        if status.stat().st_mtime < since:
+            return None
+        record = json.loads(status.read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(record, dict) and record.get("status") == "failed" and record.get("error"):
+        return record
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError:
+        return ""

@@ -1,6 +1,7 @@
-"""launcher=slurm on a real cluster (tools/slurm-local/start.sh starts one on localhost): a tiny
-two-job sweep, a requeued job that resumes from its checkpoint, and a cancelled job that fails the
-sweep while the other job's results are kept.
+"""launcher=slurm on a real cluster (tools/slurm-local/start.sh starts one on localhost): a two-job
+sweep whose jobs each run 2 CPU processes (gloo) in one Slurm job, a requeued job that resumes with
+all its ranks, a killed rank that fails its job within a bounded time, a cancelled job that fails
+the sweep while the other job's results are kept, and an sbatch refusal on one line.
 
 Skipped when no Slurm answers; with R1EXP_REQUIRE_SLURM=1 (CI) that is a failure instead. The jobs
 run in pytest's tmp dir, so on a multi-node cluster pass a --basetemp the nodes share.
@@ -22,14 +23,16 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-# The local cluster has no GPUs and two cores: one core and a little memory per job.
+# The local cluster has no GPUs and two cores: one core per process and a little memory per job
+# (a CPU preset requests no GPU by itself). A job of 2 processes takes the whole node.
 SLURM = [
     "launcher=slurm",
-    "hydra.launcher.gpus_per_node=0",
     "hydra.launcher.cpus_per_task=1",
-    "hydra.launcher.mem_gb=2",
+    "hydra.launcher.mem_gb=4",
     "hydra.launcher.timeout_min=20",
 ]
+# Two trainer processes per job, one torch.distributed group (gloo) per job.
+TWO_RANKS = "hardware.processes_per_node=2"
 
 
 def _slurm_problem() -> str | None:
@@ -65,6 +68,10 @@ def slurm():
 @pytest.fixture
 def sweep(tmp_path, tiny_cache):
     """Start `launch.py -m ARGS` into tmp_path/sweep in the background; its jobs are cancelled at the end."""
+    from r1exp.models import TinySpec, build_tiny
+
+    # Weights exist before the ranks start, as for any real model.
+    build_tiny(TinySpec(), tiny_cache)
     started: list[subprocess.Popen] = []
     sweep_dir = tmp_path / "sweep"
 
@@ -144,28 +151,93 @@ def _sacct_states(job_id: str) -> list[str]:
     return out.stdout.split()
 
 
-def test_two_job_sweep_runs_as_a_slurm_array(slurm, sweep):
-    proc = sweep("+experiment=smoke", "trainer.max_steps=4", "trainer.save_steps=2", "seed=1,2")
+def _rank_pid(slurm_id: str, rank: int) -> int | None:
+    """The pid of one task (rank) of a running Slurm job, found by the variables srun gave it."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            raw = (proc / "environ").read_bytes()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        env = dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
+        job = env.get("SLURM_JOB_ID")
+        if env.get("SLURM_ARRAY_JOB_ID"):
+            job = f"{env['SLURM_ARRAY_JOB_ID']}_{env.get('SLURM_ARRAY_TASK_ID')}"
+        if job == slurm_id and env.get("SLURM_PROCID") == str(rank) and b"submitit" in cmdline:
+            return int(proc.name)
+    return None
+
+
+def test_two_job_sweep_of_two_processes_each(slurm, sweep):
+    proc = sweep("+experiment=smoke", TWO_RANKS, "trainer.max_steps=4", "trainer.save_steps=2", "seed=1,2")
     rc, err = _finish(proc)
     assert rc == 0, err[-3000:]
 
     ids = _slurm_ids(sweep.dir)
     assert len(ids) == 2 and all("_" in i for i in ids), ids
+    script = next(sweep.dir.glob(".submitit/*/*_submission.sh")).read_text()
+    assert "--ntasks-per-node=2" in script and "--kill-on-bad-exit=1" in script
+    assert "gpu" not in script.lower()  # a CPU preset requests no GPU
     for job, slurm_id in zip(("0", "1"), ids, strict=True):
         run = sweep.dir / job
-        assert _steps(run) == [1, 2, 3, 4]
+        assert _steps(run) == [1, 2, 3, 4]  # one row per step: rank 0 alone writes
         assert _checkpoint_done(run, 4) and (run / "checkpoints" / "final").is_dir()
         assert _status(run)["status"] == "ok"
+        manifest = json.loads((run / "manifest.json").read_text())
+        assert manifest["world_size"] == 2 and manifest["finished"]
         assert _sacct_states(slurm_id) == ["COMPLETED"]
+        # both ranks ran in this job's dir (each task logs its own rank)
+        logs = "".join(p.read_text() for p in sweep.dir.glob(f".submitit/{slurm_id}/*_log.*"))
+        assert "rank 0 of 2" in logs and "rank 1 of 2" in logs
     assert (sweep.dir / "comparison.md").exists()
+
+
+def test_sbatch_refusal_is_one_line(slurm, launch, tmp_path):
+    # the local node has no GPU: sbatch refuses the rtx3090 job's GPU request, after the CPU job of
+    # the same sweep went out (each set of resources is its own job array)
+    sweep_dir = tmp_path / "refused"
+    proc = launch(*SLURM, "+experiment=smoke", "hardware=cpu,rtx3090", f"hydra.sweep.dir={sweep_dir}", timeout=120)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("[")]
+    assert len(lines) == 1 and lines[0].startswith("r1exp: error: sbatch refused the job"), proc.stderr[-2000:]
+    assert "Invalid generic resource" in lines[0] and "Traceback" not in proc.stderr
+    # all or nothing: the job already submitted is cancelled, not left running unwatched
+    (submitted,) = _slurm_ids(sweep_dir)
+    deadline = time.monotonic() + 60
+    while "CANCELLED" not in " ".join(_sacct_states(submitted)) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert "CANCELLED" in " ".join(_sacct_states(submitted)), _sacct_states(submitted)
+
+
+def test_killed_rank_fails_its_job_within_a_bounded_time(slurm, sweep):
+    proc = sweep("+experiment=smoke", TWO_RANKS, "trainer.max_steps=500", "trainer.save_steps=100")
+    run = sweep.dir / "0"
+    _wait_for("training", lambda: len(_steps(run)) >= 2, proc)
+    (slurm_id,) = _slurm_ids(sweep.dir)
+    pid = _rank_pid(slurm_id, 1)
+    assert pid is not None, f"no process of rank 1 of Slurm job {slurm_id}"
+
+    os.kill(pid, 9)
+    killed = time.monotonic()
+    rc, err = _finish(proc, timeout=240)
+    took = time.monotonic() - killed
+    print(f"\nslurm: kill -9 of rank 1 -> job failed {took:.1f} s")
+    assert rc != 0, err[-3000:]
+    assert took <= 120, f"the job failed only {took:.0f} s after its rank 1 was killed"
+    status = _status(run)
+    assert status["status"] == "failed" and "rank 1" in status["error"], status
+    assert "FAILED" in _sacct_states(slurm_id) or "CANCELLED" in " ".join(_sacct_states(slurm_id))
 
 
 STEPS = 30
 
 
-def test_requeued_job_resumes_from_its_checkpoint(slurm, sweep):
+def test_requeued_job_resumes_with_all_its_ranks(slurm, sweep):
     proc = sweep(
         "+experiment=smoke",
+        TWO_RANKS,
         "logger=wandb",
         f"trainer.max_steps={STEPS}",
         "trainer.save_steps=5",
@@ -191,7 +263,9 @@ def test_requeued_job_resumes_from_its_checkpoint(slurm, sweep):
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["resumes"] and manifest["resumes"][0]["step"] >= 10
     assert manifest["reference_hash"] == before["reference_hash"]
-    assert manifest["finished"] and manifest["final_step"] == STEPS
+    assert manifest["finished"] and manifest["final_step"] == STEPS and manifest["world_size"] == 2
+    state = json.loads((run / "checkpoints" / f"checkpoint-{STEPS}" / "trainer_state.json").read_text())
+    assert state["global_step"] == STEPS
     assert _status(run)["status"] == "ok"
     assert "REQUEUED" in _sacct_states(job_id)
     # One wandb run: one id file, and every offline run dir (one per attempt) carries that id.
