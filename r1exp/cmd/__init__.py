@@ -28,27 +28,73 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from r1exp.errors import ConfigError, UserError, exit_with, one_line
+from r1exp.distributed import peer_failed_since, world
+from r1exp.errors import ConfigError, StorageError, UserError, exit_with, one_line
 
 COMMANDS = {
     "train": "r1exp.cmd.train",
     "score": "r1exp.cmd.score",
     "eval": "r1exp.cmd.eval",
     "compare": "r1exp.cmd.compare",
+    "plan": "r1exp.cmd.plan",
 }
 log = logging.getLogger(__name__)
 
 
-def _write_status(status: str, started: float, error: str | None = None) -> None:
+def _write_status(status: str, started: float, error: str | None = None, summary: dict | None = None) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     if not HydraConfig.initialized():
         return
     out = Path(HydraConfig.get().runtime.output_dir)
-    # One writer per run dir: rank 0 of a multi-process run.
-    if out.is_dir() and int(os.environ.get("RANK", 0)) == 0:
+    rank, size = world()
+    record_rank = size > 1 and status == "failed"
+    if record_rank and peer_failed_since(out / "status.json", time.time() - (time.monotonic() - started)):
+        return  # another rank failed first: its error is the cause, ours follows from it
+    # One writer per run dir: rank 0 of a multi-process run, and any rank that fails (with its rank).
+    if out.is_dir() and (rank == 0 or record_rank):
+        if record_rank:
+            error = f"rank {rank}: {error}"
         record = {"status": status, "error": error, "wall_time_s": round(time.monotonic() - started, 3)}
-        (out / "status.json").write_text(json.dumps(record) + "\n")
+        if record_rank:
+            record["rank"] = rank
+        if summary is not None:
+            # The command's end-of-run summary (cmd=train: steps, final numbers, mean s/step and its split).
+            record["summary"] = summary
+        from r1exp.common.jsonl import write_atomic
+
+        try:
+            # Whole or not at all: a full or read-only run dir must not leave an empty status.json.
+            write_atomic(out / "status.json", json.dumps(record) + "\n")
+        except OSError as exc:
+            # The job's own error (printed once) already names the cause.
+            log.debug("status.json not written: %s", exc)
+
+
+def _end_failed_rank() -> None:
+    """A failed rank of a multi-process job ends its process with status 1 (its outcome is recorded).
+
+    Returning would let the job's other ranks wait in their next collective until the distributed
+    timeout; a rank that exits ends them at once (srun --kill-on-bad-exit, torchrun's agent).
+    """
+    if world()[1] <= 1:
+        return
+    _close_wandb(True)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
+
+
+def _storage_problem(exc: BaseException) -> str | None:
+    """One line when `exc` comes from a full or read-only run dir (see rundir.storage_problem)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    from r1exp.tracking.rundir import storage_problem
+
+    return storage_problem(Path(HydraConfig.get().runtime.output_dir), exc)
 
 
 def _close_wandb(failed: bool) -> None:
@@ -101,20 +147,40 @@ def run(cfg: DictConfig) -> Any:
             raise ConfigError(f"cmd={name} is unknown; choose one of {', '.join(COMMANDS)}")
         result = importlib.import_module(COMMANDS[name]).run(cfg)
         failed = False
-        _write_status("ok", started)
+        if isinstance(result, dict) and result.get("already_finished"):
+            return result  # a finished run relaunched: its status.json stays as it was
+        summary = result.get("summary") if isinstance(result, dict) else None
+        if summary is not None:
+            summary["wall_time_s"] = round(time.monotonic() - started, 3)
+        _write_status("ok", started, summary=summary)
+        if summary is not None and int(os.environ.get("RANK", 0)) == 0:
+            from r1exp.tracking.console import summary_lines
+
+            print("\n".join(summary_lines(summary)), flush=True)
         return result
     except UserError as exc:
         _unless_terminating(terminating)
         _write_status("failed", started, one_line(str(exc)))
         if multirun:
             log.error("r1exp: error: %s", one_line(str(exc)))
+            _end_failed_rank()
             return None
         exit_with(exc)
     except Exception as exc:
         _unless_terminating(terminating)
+        disk = _storage_problem(exc)
+        if disk is not None:
+            # A full or read-only run dir is the user's to fix: one line, like any user error.
+            _write_status("failed", started, disk)
+            if multirun:
+                log.error("r1exp: error: %s", disk)
+                _end_failed_rank()
+                return None
+            exit_with(StorageError(disk))
         _write_status("failed", started, f"{type(exc).__name__}: {one_line(str(exc))}"[:500])
         if multirun:
             log.exception("job failed")
+            _end_failed_rank()
             return None
         raise
     finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,16 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from r1exp.common import jsonl
-from r1exp.config import check_common, check_hardware
+from r1exp.config import check_hardware, check_reward_data, check_train
+from r1exp.distributed import job_layout, on_rank0, world
 from r1exp.errors import ConfigError
+from r1exp.evaluation import bench_name, bench_rows, check_bench_reward, check_trainable, contamination_record
 from r1exp.grpo_args import build_grpo_config, require_vllm
 from r1exp.models import ReferenceModel
+from r1exp.rewards.base import RewardTerm
 from r1exp.rewards.counters import Counters
-from r1exp.tasks import build_terms
-from r1exp.tracking import manifest
+from r1exp.tasks import build_terms, data_columns
+from r1exp.tracking import manifest, rundir
 from r1exp.tracking.checkpoints import checkpoint_step, last_checkpoint
 
 
@@ -45,7 +49,8 @@ def _cap_gpu_memory(max_gb: float | None) -> None:
 
 def _setup_wandb(cfg: DictConfig, out: Path) -> None:
     """Point wandb at the run dir and keep one run id per run dir, so a resume continues it."""
-    if not cfg.logger.get("wandb"):
+    if not cfg.logger.get("wandb") or world()[0] != 0:
+        # Rank 0 alone logs to wandb (transformers' WandbCallback) and writes the id file.
         return
     id_file = out / "wandb_id.txt"
     if not id_file.exists():
@@ -58,21 +63,25 @@ def _setup_wandb(cfg: DictConfig, out: Path) -> None:
     os.environ["WANDB_RESUME"] = "allow"
 
 
-def world() -> tuple[int, int]:
-    """(rank, world size) of this process under torchrun / accelerate launch; (0, 1) otherwise."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
 def _check_processes(cfg: DictConfig) -> None:
     """Several processes must agree on one run dir, and on how many of them there are."""
+    from hydra.types import RunMode
+
     _, size = world()
-    expected = cfg.hardware.get("num_processes")
-    if expected is not None and int(expected) != size:
+    if os.environ.get("SUBMITIT_EXECUTOR") == "slurm":
+        # launcher=slurm started the job's tasks from this very layout, in the job's one dir.
+        return
+    layout = job_layout(cfg)
+    if layout.world_size != size:
+        expected = layout.world_size
         raise ConfigError(
-            f"hardware.num_processes={expected} but {size} process(es) were launched; start with "
-            f"accelerate launch --num_processes {expected} (or torchrun --nproc_per_node {expected})"
+            f"hardware={cfg.hardware.name} runs hardware.nodes={layout.nodes} x hardware.processes_per_node="
+            f"{layout.tasks_per_node} = {expected} process(es) but {size} were launched; start with accelerate "
+            f"launch --num_processes {expected} (or torchrun --nproc_per_node {expected}), set "
+            "hardware.processes_per_node, or use launcher=slurm"
         )
-    if size > 1 and not any(o.startswith("hydra.run.dir=") for o in HydraConfig.get().overrides.hydra):
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    if size > 1 and not multirun and not any(o.startswith("hydra.run.dir=") for o in HydraConfig.get().overrides.hydra):
         raise ConfigError(
             f"{size} processes need one shared run dir: pass hydra.run.dir=DIR (each process would "
             "otherwise name its own from the clock)"
@@ -90,66 +99,102 @@ def _check_run_options(cfg: DictConfig) -> None:
         raise ConfigError("trainer.guide_with_reference=true needs generation=hf (vLLM sampling log-probs)")
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    # --- checks that need no model ---
-    check_common(cfg)
-    _check_processes(cfg)
+@dataclass
+class Checked:
+    """What the checks built on the way (no model yet): the run dir, the rewards and GRPOConfig."""
+
+    out: Path
+    terms: list[RewardTerm]
+    counters: Counters
+    reference: ReferenceModel
+    args: Any
+
+
+@dataclass
+class Data:
+    train_rows: list[dict]
+    test_rows: list[dict]
+    # What the run is judged on: the bench when one is set, else the data's held-out split.
+    eval_rows: list[dict]
+    bench: str | None
+    contamination: Any
+    curriculum: Any
+
+
+@dataclass
+class Model:
+    path: str
+    revision: str | None
+    coldstart_record: dict[str, Any] | None
+    tokenizer: Any
+    model: Any
+    reference_hash: str
+
+
+def check(cfg: DictConfig) -> Checked:
+    """Everything that needs no model, config values before the machine (vllm package, a GPU)."""
+    check_train(cfg)
     _check_run_options(cfg)
+    # No evaluation set is trained on, and a bench is scored by its task's reward.
+    check_trainable(cfg.data)
+    check_bench_reward(cfg)
+    counters, reference = Counters(), ReferenceModel()
+    terms = build_rewards(cfg, counters, reference)
     out = run_dir()
-    is_main = world()[0] == 0
-    counters = Counters()
-    reference = ReferenceModel()
-    # Context keys must not collide with data columns (rows carry a `reference` answer).
-    context = {"counters": counters, "reference_model": reference, "judge": cfg.get("judge")}
-    terms = build_terms(cfg.reward.terms, context)
     weights = [t.weight for t in terms]
     # The config itself first (types, unknown keys, batch divisibility), then what it needs from the
-    # machine (the vllm package, a GPU), then the real GRPOConfig for this device.
+    # machine (processes, the vllm package, a GPU), then the real GRPOConfig for this device.
     build_grpo_config(cfg, out / "checkpoints", weights, check_only=True)
+    _check_processes(cfg)
     require_vllm(cfg.generation)
     check_hardware(cfg)
     args = build_grpo_config(cfg, out / "checkpoints", weights)
-    ckpt = last_checkpoint(out / "checkpoints")
-    previous = manifest.read(out)
-    if ckpt is not None and cfg.resume == "never":
-        raise ConfigError(f"run dir {out} already holds {ckpt.name}; pass resume=auto or another hydra.run.dir")
-    if ckpt is not None and previous is None:
-        raise ConfigError(f"run dir {out} has checkpoints but no manifest.json; start a new hydra.run.dir")
+    return Checked(out, terms, counters, reference, args)
 
-    from datasets import Dataset
-    from transformers import set_seed
 
-    from r1exp.coldstart import cold_start
-    from r1exp.curriculum import CurriculumCallback, build_curriculum
-    from r1exp.curriculum.sampler import load_state
-    from r1exp.models import load_model, load_tokenizer, lora_config, resolve_path, weights_hash
+def build_rewards(cfg: DictConfig, counters: Counters, reference: ReferenceModel) -> list[RewardTerm]:
+    """The run's reward terms (kwargs checked), refused when they read columns the data lacks."""
+    # Context keys must not collide with data columns (rows carry a `reference` answer).
+    context = {"counters": counters, "reference_model": reference, "judge": cfg.get("judge")}
+    terms = build_terms(cfg.reward.terms, context)
+    check_reward_data(cfg, terms, data_columns(cfg.data))
+    return terms
+
+
+def build_data(cfg: DictConfig, args: Any) -> Data:
+    """Train/test rows, the evaluation set and its contamination check, and the curriculum."""
+    from r1exp.curriculum import build_curriculum
     from r1exp.tasks import build_splits
-    from r1exp.tracking.callbacks import (
-        CompletionMarker,
-        MetricsCallback,
-        PeriodicEvalCallback,
-        RewardTap,
-        SampleRecorder,
-    )
-    from r1exp.tracking.plots import plot_run
-    from r1exp.trainer import R1GRPOTrainer
 
-    set_seed(int(cfg.seed))
     train_rows, test_rows = build_splits(cfg.data, cfg.template)
+    # The train split is checked against every evaluation set before anything trains (above the
+    # threshold: refused).
+    bench = bench_name(cfg)
+    eval_rows = bench_rows(cfg) if bench else test_rows
+    contamination = contamination_record(
+        cfg, train_rows, {f"{cfg.data.name} test split": test_rows, **({f"bench={bench}": eval_rows} if bench else {})}
+    )
     for i, row in enumerate(train_rows):
         # Lets curricula map a completion's reward back to its prompt.
         row["row_id"] = i
     curriculum = build_curriculum(cfg.get("curriculum"), train_rows, int(cfg.seed))
     if curriculum is not None:
+        if not cfg.reward.get("accuracy_term"):
+            raise ConfigError(f"curriculum={cfg.curriculum.name} needs reward.accuracy_term (the pass signal)")
         # The curriculum's own state is restored from the checkpoint; replaying batches would move it.
         args.ignore_data_skip = True
+    return Data(train_rows, test_rows, eval_rows, bench, contamination, curriculum)
 
-    # --- model: the run's base (cold-started when asked), which is also the reference ---
+
+def build_model(cfg: DictConfig, out: Path, train_rows: list[dict], previous: dict | None) -> Model:
+    """The run's base model (cold-started when asked), which is also the reference, and its tokenizer."""
+    from r1exp.coldstart import cold_start
+    from r1exp.models import load_model, load_tokenizer, resolve_path, weights_hash
+
     base_path = resolve_path(cfg.model)
     revision = cfg.model.get("revision")
     coldstart_record = None
     if cfg.get("coldstart") and cfg.coldstart.get("name") not in (None, "none"):
-        check_hardware(cfg)
         model_path = str(cold_start(cfg, base_path, train_rows, out))
         coldstart_record = {"kind": cfg.coldstart.name, "from": base_path, "path": model_path}
         revision = None
@@ -164,40 +209,83 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             f"model.path={model_path} does not hold the weights this run started from (reference_hash in "
             f"{out / 'manifest.json'} differs); resume with the original model.path, or start a new hydra.run.dir"
         )
+    return Model(model_path, revision, coldstart_record, tokenizer, model, reference_hash)
 
-    _setup_wandb(cfg, out)
-    tap = RewardTap(terms)
+
+def build_trainer(cfg: DictConfig, checked: Checked, data: Data, model: Model, timer: Any):
+    """TRL's GRPOTrainer (r1exp's subclass) over the run's model, data and reward terms."""
+    from datasets import Dataset
+
+    from r1exp.models import lora_config, weights_hash
+    from r1exp.trainer import R1GRPOTrainer
+
+    guided = bool(cfg.trainer.get("guide_with_reference"))
+    trainer = R1GRPOTrainer(
+        model=model.model,
+        reward_funcs=checked.terms,
+        args=checked.args,
+        train_dataset=Dataset.from_list(data.train_rows),
+        processing_class=model.tokenizer,
+        peft_config=lora_config(cfg.lora),
+        curriculum=data.curriculum,
+        guide_template=cfg.template if guided else None,
+        guide_seed=int(cfg.seed),
+        timer=timer,
+    )
+    if trainer.ref_model is not None and weights_hash(trainer.ref_model) != model.reference_hash:
+        raise RuntimeError("TRL built a reference model that differs from the base model")
+    if any("reference_model" in t.context_keys for t in checked.terms):
+        checked.reference.bind(trainer)
+    return trainer
+
+
+def wire_callbacks(cfg: DictConfig, checked: Checked, data: Data, trainer: Any, timer: Any) -> tuple[Any, Any]:
+    """Observers of the reward terms and the trainer callbacks, in the one order they need.
+
+    Returns (metrics callback, console callback). The order: the step timer first (a step's time ends
+    before periodic evaluation runs); periodic evaluation before the metrics callback (its eval/*
+    numbers land in the same row); the console after metrics (the bar shows the renamed numbers);
+    the checkpoint marker last of r1exp's on_save handlers; wandb's callback after ours (it logs the
+    names metrics.jsonl holds).
+    """
+    from transformers.integrations import WandbCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from r1exp.curriculum import CurriculumCallback
+    from r1exp.tracking.callbacks import CompletionMarker, MetricsCallback, PeriodicEvalCallback, SampleRecorder
+    from r1exp.tracking.console import ConsoleCallback
+
+    out, terms = checked.out, checked.terms
+    accuracy_term = cfg.reward.get("accuracy_term")
+    format_term = cfg.reward.get("format_term")
+    format_metric = str(cfg.reward.get("format_metric") or "format_rate")
+    guided = bool(cfg.trainer.get("guide_with_reference"))
+
+    # Who sees every reward call: the sample recorder, the curriculum, reference-guided groups.
     recorder = SampleRecorder(
         out / "samples.jsonl",
         terms,
         int(cfg.logger.get("samples_every", 0)),
         int(cfg.logger.get("samples_per_step", 0)),
     )
-    tap.listeners.append(recorder)
-    accuracy_term = cfg.reward.get("accuracy_term")
+    observers: list[Any] = [recorder]
+    curriculum = data.curriculum
     if curriculum is not None:
-        if not accuracy_term:
-            raise ConfigError(f"curriculum={cfg.curriculum.name} needs reward.accuracy_term (the pass signal)")
 
         def feed_curriculum(name, prompts, completions, values, columns):
             state = columns.get("trainer_state")
             if name == accuracy_term and columns.get("row_id") is not None:
                 curriculum.observe(columns["row_id"], values, (state.global_step + 1) if state else 0)
 
-        tap.listeners.append(feed_curriculum)
-    guided = bool(cfg.trainer.get("guide_with_reference"))
-    trainer = R1GRPOTrainer(
-        model=model,
-        reward_funcs=tap.wrap(),
-        args=args,
-        train_dataset=Dataset.from_list(train_rows),
-        processing_class=tokenizer,
-        peft_config=lora_config(cfg.lora),
-        curriculum=curriculum,
-        guide_template=cfg.template if guided else None,
-        guide_seed=int(cfg.seed),
-    )
-    sources: dict[str, Any] = {"reward_stats": counters}
+        observers.append(feed_curriculum)
+    if guided:
+        # The trainer knows which completions it inserted; the terms show it every reward value.
+        observers.append(trainer.observe_reward)
+    for term in terms:
+        term.observers.extend(observers)
+
+    # time/* and perf/* in metrics: where each step's time went (r1exp/tracking/timing.py).
+    sources: dict[str, Any] = {"reward_stats": checked.counters, "time": timer, "perf": timer.gauges}
     if guided:
         sources["guided"] = trainer
     curriculum_cb = CurriculumCallback(curriculum) if curriculum is not None else None
@@ -206,48 +294,61 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     metrics = MetricsCallback(
         out / "metrics.jsonl",
         accuracy_term,
-        cfg.reward.get("format_term"),
+        format_term,
         float(cfg.trainer.beta),
         bool(cfg.logger.get("jsonl", True)),
         sources,
+        format_metric=format_metric,
     )
-    # Our metrics callback runs before wandb's, so wandb logs the same names metrics.jsonl holds.
-    from transformers.integrations import WandbCallback
-
     wandb_cb = trainer.pop_callback(WandbCallback)
+    # One bar with the key numbers instead of transformers' printed log dicts.
+    trainer.pop_callback(ProgressCallback)
+    trainer.pop_callback(PrinterCallback)
+    console = ConsoleCallback()
+    trainer.add_callback(timer)
     every = int(cfg.periodic_eval.every)
     if every > 0:
-        # Before the metrics callback, so its eval/* numbers land in the same row.
         trainer.add_callback(
             PeriodicEvalCallback(
-                test_rows[: int(cfg.periodic_eval.prompts)],
+                data.eval_rows[: int(cfg.periodic_eval.prompts)],
                 terms,
                 accuracy_term,
-                cfg.reward.get("format_term"),
+                format_term,
                 every,
                 int(cfg.periodic_eval.max_new_tokens),
                 int(cfg.periodic_eval.batch_size),
+                format_metric=format_metric,
             )
         )
     trainer.add_callback(metrics)
+    trainer.add_callback(console)
     trainer.add_callback(recorder)
     if curriculum_cb is not None:
         trainer.add_callback(curriculum_cb)
-    # Last on_save handler: marks a checkpoint complete once everything in it is written.
     trainer.add_callback(CompletionMarker())
     if wandb_cb is not None:
         trainer.add_callback(wandb_cb)
-    if trainer.ref_model is not None and weights_hash(trainer.ref_model) != reference_hash:
-        raise RuntimeError("TRL built a reference model that differs from the base model")
-    if any("reference_model" in getattr(t.fn, "context_keys", ()) for t in terms):
-        reference.bind(trainer)
+    return metrics, console
 
+
+def start_record(cfg: DictConfig, data: Data, model: Model, previous: dict | None) -> dict[str, Any]:
+    """manifest.json of this run: the previous one when resuming, else a new one."""
     record = previous or {
-        "model": {"name": cfg.model.name, "path": model_path, "revision": revision},
-        "base_hash": reference_hash,
-        "reference_hash": reference_hash,
-        "reference": "policy with LoRA adapters disabled" if cfg.lora.get("r") else "copy loaded from model.path",
-        "coldstart": coldstart_record,
+        "model": {"name": cfg.model.name, "path": model.path, "revision": model.revision},
+        "base_hash": model.reference_hash,
+        "reference_hash": model.reference_hash,
+        # TRL builds no reference model at beta = 0 (no KL term).
+        "reference": "none (beta = 0)"
+        if float(cfg.trainer.beta) == 0
+        else "policy with LoRA adapters disabled"
+        if cfg.lora.get("r")
+        else "copy loaded from model.path",
+        "evaluation": {
+            "bench": data.bench,
+            "periodic_eval_set": f"bench={data.bench}" if data.bench else f"{cfg.data.name} test split",
+            "test_rows": len(data.test_rows),
+        },
+        "coldstart": model.coldstart_record,
         "seed": int(cfg.seed),
         "versions": manifest.versions(),
         "git": manifest.git_commit(),
@@ -255,28 +356,100 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "resumes": [],
     }
     record["world_size"] = world()[1]
+    record["contamination"] = data.contamination
+    return record
+
+
+def prepare_resume(out: Path, ckpt: Path, data: Data, trainer: Any, record: dict, is_main: bool) -> None:
+    """Resuming from `ckpt`: drop log rows after it, restore the curriculum, record the resume once it happened."""
+    from r1exp.curriculum.sampler import load_state
+    from r1exp.tracking.callbacks import ResumeRecorder
+
+    step = checkpoint_step(ckpt)
+    # Steps after the checkpoint are trained again: drop their rows so no step appears twice.
+    if is_main:
+        jsonl.truncate_after(out / "metrics.jsonl", step)
+        jsonl.truncate_after(out / "samples.jsonl", step)
+    if data.curriculum is not None and load_state(data.curriculum, ckpt) is None:
+        raise ConfigError(f"{ckpt} has no curriculum state; resume with the curriculum the run started with")
+    # Recorded once the trainer has loaded the checkpoint, so the manifest lists only resumes that happened.
+    entry = {"from_checkpoint": ckpt.name, "step": step, "git": manifest.git_commit()}
+    trainer.add_callback(ResumeRecorder(out, record, entry, is_main))
+
+
+def finish(out: Path, trainer: Any, data: Data, record: dict, console: Any, timer: Any, is_main: bool) -> dict:
+    """Final model, plots, and the finished manifest (written last); the run's summary."""
+    from r1exp.tracking.plots import plot_run
+
+    trainer.save_model(str(out / "checkpoints" / "final"))
+    record["finished"] = True
+    record["final_step"] = trainer.state.global_step
+    if data.curriculum is not None:
+        record["curriculum"] = data.curriculum.state_dict().get("changes")
+    plots = []
+    if is_main:
+        plots = plot_run(out)
+        # Last: a kill before it leaves a run that the next launch finishes (rundir.plan_resume).
+        manifest.write(out, record)
+    # Printed and stored in status.json by the task wrapper (r1exp/cmd/__init__.py), with the wall time.
+    summary = {
+        "run_dir": str(out),
+        "steps": trainer.state.global_step,
+        "final": console.final(),
+        "plots": [str(p) for p in plots],
+        # Mean s/step and its split over the steps this process trained.
+        "timing": timer.summary(),
+    }
+    return {"run_dir": str(out), "steps": trainer.state.global_step, "plots": summary["plots"], "summary": summary}
+
+
+def run(cfg: DictConfig) -> dict[str, Any]:
+    """Check, build (data, model, rewards, trainer), wire callbacks, train, finish."""
+    from transformers import set_seed
+
+    from r1exp.tracking.console import progress, quiet_libraries
+    from r1exp.tracking.timing import StepTimer
+
+    # Before transformers' Trainer stack loads (GRPOConfig does): its import-time prints and loading
+    # bars stay off the console.
+    quiet_libraries(wandb=bool(cfg.logger.get("wandb")))
+    checked = check(cfg)
+    out = checked.out
+    is_main = world()[0] == 0
+    if cfg.resume == "never" and (ckpt := last_checkpoint(out / "checkpoints")) is not None:
+        raise ConfigError(f"run dir {out} already holds {ckpt.name}; pass resume=auto or another hydra.run.dir")
+    # One process group owns the run dir: a second launch into it gets one line naming the owner.
+    lock = rundir.own_run_dir(out)
+    # Checkpoints that cannot be loaded are set aside first; a finished run, or one killed after its
+    # last checkpoint, trains no step (a finished single run already stopped in rundir.SkipFinishedRun).
+    # Rank 0 reads the run dir and decides; every rank gets its decision, so all resume from one step.
+    plan = on_rank0(lambda: rundir.plan_resume(out, int(cfg.trainer.max_steps)))
+    ckpt, previous = plan.checkpoint, plan.previous
+    if ckpt is not None and previous is None:
+        raise ConfigError(f"run dir {out} has checkpoints but no manifest.json; start a new hydra.run.dir")
+    if plan.finished or plan.finish_only:
+        result = rundir.finish_from_checkpoint(out, ckpt, is_main) if plan.finish_only else rundir.skip(out, is_main)
+        if lock is not None:
+            lock.release()
+        return result
+
+    set_seed(int(cfg.seed))
+    data = build_data(cfg, checked.args)
+    model = build_model(cfg, out, data.train_rows, previous)
+    _setup_wandb(cfg, out)
+    timer = StepTimer()
+    trainer = build_trainer(cfg, checked, data, model, timer)
+    _, console = wire_callbacks(cfg, checked, data, trainer, timer)
+    record = start_record(cfg, data, model, previous)
     if ckpt is not None:
-        step = checkpoint_step(ckpt)
-        # Steps after the checkpoint are trained again: drop their rows so no step appears twice.
-        if is_main:
-            jsonl.truncate_after(out / "metrics.jsonl", step)
-            jsonl.truncate_after(out / "samples.jsonl", step)
-        if curriculum is not None and load_state(curriculum, ckpt) is None:
-            raise ConfigError(f"{ckpt} has no curriculum state; resume with the curriculum the run started with")
-        record["resumes"].append({"from_checkpoint": ckpt.name, "step": step, "git": manifest.git_commit()})
+        prepare_resume(out, ckpt, data, trainer, record, is_main)
     record["finished"] = False
     if is_main:
         manifest.write(out, record)
 
-    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
-    trainer.save_model(str(out / "checkpoints" / "final"))
-
-    record["finished"] = True
-    record["final_step"] = trainer.state.global_step
-    if curriculum is not None:
-        record["curriculum"] = curriculum.state_dict().get("changes")
-    plots = []
-    if is_main:
-        manifest.write(out, record)
-        plots = plot_run(out)
-    return {"run_dir": str(out), "steps": trainer.state.global_step, "plots": [str(p) for p in plots]}
+    with progress(console):
+        trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
+    result = finish(out, trainer, data, record, console, timer, is_main)
+    if lock is not None:
+        lock.release()
+    return result

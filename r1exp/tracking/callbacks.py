@@ -4,13 +4,12 @@ TRL logs `reward`, `rewards/<term>/mean`, `completions/*`, `kl`, ... once per st
 `MetricsCallback` turns them into one row per step under stable names (accuracy and format rate come
 from the terms the reward config names) and puts the same names back into the log, so wandb mirrors
 exactly what metrics.jsonl holds. Samples are captured where the rewards are computed: each reward
-term is wrapped so its inputs and values are recorded, without reaching into TRL's private state.
+term shows its inputs and values to its observers, without reaching into TRL's private state.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +36,14 @@ RENAMES = {
 }
 
 
-def metrics_row(step: int, logs: dict[str, Any], accuracy_term: str | None, format_term: str | None) -> dict[str, Any]:
-    """One metrics.jsonl row from a TRL log dict."""
+def metrics_row(
+    step: int,
+    logs: dict[str, Any],
+    accuracy_term: str | None,
+    format_term: str | None,
+    format_metric: str = "format_rate",
+) -> dict[str, Any]:
+    """One metrics.jsonl row from a TRL log dict (the format term's mean under `format_metric`)."""
     row: dict[str, Any] = {"step": step}
     for src, dst in RENAMES.items():
         if src in logs:
@@ -49,7 +54,7 @@ def metrics_row(step: int, logs: dict[str, Any], accuracy_term: str | None, form
     if accuracy_term and f"rewards/{accuracy_term}/mean" in logs:
         row["accuracy"] = logs[f"rewards/{accuracy_term}/mean"]
     if format_term and f"rewards/{format_term}/mean" in logs:
-        row["format_rate"] = logs[f"rewards/{format_term}/mean"]
+        row[format_metric] = logs[f"rewards/{format_term}/mean"]
     row.update({k: v for k, v in logs.items() if k.startswith("eval/")})
     return row
 
@@ -65,8 +70,11 @@ class MetricsCallback(TrainerCallback):
         beta: float,
         write: bool,
         sources: dict[str, Any] | None = None,
+        format_metric: str = "format_rate",
     ):
         self.path = Path(path)
+        # format_rate for a 0/1 format term; format_credit for a term that gives partial credit.
+        self.format_metric = format_metric
         # prefix -> object with drain() -> {name: value}, read once per logged step
         self.sources = sources or {}
         self.accuracy_term = accuracy_term
@@ -86,47 +94,41 @@ class MetricsCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or "loss" not in logs or not state.is_world_process_zero:
             return  # the end-of-training summary, or another process
-        row = metrics_row(state.global_step, logs, self.accuracy_term, self.format_term)
+        row = metrics_row(state.global_step, logs, self.accuracy_term, self.format_term, self.format_metric)
         if self.beta == 0:
             row.pop("kl", None)
         if self._step_time is not None:
             row["step_time"] = self._step_time
         for prefix, source in self.sources.items():
-            row.update({f"{prefix}/{k}": v for k, v in source.drain().items()})
+            values = source.drain()
+            if prefix == "guided":
+                values = self._split_guided(row, values)
+            row.update({f"{prefix}/{k}": v for k, v in values.items()})
         # Same names into the log dict, for loggers that run after this callback (wandb).
         logs.update({k: v for k, v in row.items() if k not in logs and k != "step"})
         if self.write:
             jsonl.append(self.path, row)
 
+    def _split_guided(self, row: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+        """With reference-guided groups: accuracy and format of the policy's own samples under the usual
+        names, the inserted references' apart (guided/accuracy, guided/<format metric>).
 
-class RewardTap:
-    """Wraps reward terms (same names, same values) and shows every call to listeners.
-
-    A listener is `fn(term_name, prompts, completions, values, columns)`; columns include TRL's
-    `trainer_state`. This is how samples and curricula see the rewards the trainer computes.
-    """
-
-    def __init__(self, terms: list[RewardTerm]):
-        self.terms = terms
-        self.listeners: list[Callable] = []
-
-    def wrap(self) -> list[Callable]:
-        return [self._wrap_one(t) for t in self.terms]
-
-    def _wrap_one(self, term: RewardTerm) -> Callable:
-        def fn(prompts, completions, **columns):
-            values = term.fn(prompts, completions, **columns)
-            for listener in self.listeners:
-                listener(term.name, prompts, completions, values, columns)
-            return values
-
-        fn.__name__ = term.name
-        fn.__qualname__ = term.name
-        return fn
+        TRL's rewards/<term> stay the mean over all samples. The split is over this process's samples.
+        """
+        values = dict(values)
+        policy, guided = values.pop("policy", {}), values.pop("guided", {})
+        for term, name in ((self.accuracy_term, "accuracy"), (self.format_term, self.format_metric)):
+            if term is None:
+                continue
+            if term in policy:
+                row[name] = policy[term]
+            if term in guided:
+                values[name] = guided[term]
+        return values
 
 
 class SampleRecorder(TrainerCallback):
-    """Listens to the reward tap; writes prompt, completion and per-term rewards every N steps."""
+    """Observes the reward terms; writes prompt, completion and per-term rewards every N steps."""
 
     def __init__(self, path: Path, terms: list[RewardTerm], every: int, per_step: int):
         self.path = Path(path)
@@ -168,9 +170,18 @@ class PeriodicEvalCallback(TrainerCallback):
     """Greedy evaluation on a fixed held-out set every N steps; results join that step's metrics row."""
 
     def __init__(
-        self, rows: list[dict], terms: list[RewardTerm], accuracy_term, format_term, every, max_new_tokens, batch_size
+        self,
+        rows: list[dict],
+        terms: list[RewardTerm],
+        accuracy_term,
+        format_term,
+        every,
+        max_new_tokens,
+        batch_size,
+        format_metric: str = "format_rate",
     ):
         self.rows = rows
+        self.format_metric = format_metric
         self.terms = terms
         self.accuracy_term = accuracy_term
         self.format_term = format_term
@@ -198,8 +209,9 @@ class PeriodicEvalCallback(TrainerCallback):
         )
         if was_training:
             model.train()
-        summary = summarize(score_samples(self.rows, samples, self.terms), self.accuracy_term, self.format_term)
-        keys = ("accuracy", "format_rate", "length_mean", "truncation_rate", "reward")
+        scored = score_samples(self.rows, samples, self.terms)
+        summary = summarize(scored, self.accuracy_term, self.format_term, format_metric=self.format_metric)
+        keys = ("accuracy", self.format_metric, "length_mean", "truncation_rate", "reward")
         self._pending = {f"eval/{k}": summary[k] for k in keys if summary.get(k) is not None}
 
     def on_log(self, args, state, control, logs=None, **kwargs):
@@ -220,3 +232,24 @@ class CompletionMarker(TrainerCallback):
             from r1exp.tracking.checkpoints import mark_complete
 
             mark_complete(Path(args.output_dir) / f"checkpoint-{state.global_step}")
+
+
+class ResumeRecorder(TrainerCallback):
+    """Adds a resume to manifest.json once the trainer has loaded its checkpoint (on_train_begin).
+
+    Transformers loads the weights, optimizer, scheduler and trainer state before on_train_begin, so
+    a checkpoint that fails to load leaves no resume entry behind.
+    """
+
+    def __init__(self, run_dir: Path, record: dict[str, Any], entry: dict[str, Any], write: bool):
+        self.run_dir = Path(run_dir)
+        self.record = record
+        self.entry = entry
+        self.write = write
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.record.setdefault("resumes", []).append(self.entry)
+        if self.write:
+            from r1exp.tracking import manifest
+
+            manifest.write(self.run_dir, self.record)
