@@ -424,9 +424,17 @@ def _groups(runs: list[Run]) -> list[tuple[str, list[Run]]]:
         if run.status == "ok" or run.metrics:
             out.setdefault(tuple(run.setting(k) for k in keys), []).append(run)
     return [
-        (", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(keys, variant, strict=True)) or members[0].name, members)
+        (
+            ", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(keys, variant, strict=True)) or _plain_label(members),
+            members,
+        )
         for variant, members in out.items()
     ]
+
+
+def _plain_label(members: list[Run]) -> str:
+    """Label of a group no setting tells apart: seeds of one variant, or a single run by its dir name."""
+    return f"all {len(members)} seeds" if len(members) > 1 else members[0].name
 
 
 # Metrics that live in [0, 1] (their interval bands are clipped there) and ones that are never negative.

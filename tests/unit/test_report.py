@@ -223,6 +223,8 @@ def test_training_figure_draws_seed_bands(tmp_path):
     reward_ax = fig.axes[0]
     assert reward_ax.get_title() == "Reward" and reward_ax.collections  # the band
     assert "95 % interval over seeds" in fig._suptitle.get_text()
+    # A seeds-only sweep has one variant: its legend names the seeds, not a job number.
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["all 2 seeds"]
 
 
 def test_zero_loss_start_counts_leading_exact_zeros():
