@@ -116,8 +116,9 @@ def check_trainer(cfg: DictConfig) -> None:
     t = cfg.trainer
     lr = t.get("learning_rate")
     _require(
-        _number(lr) and math.isfinite(lr) and lr > 0,
-        f"trainer.learning_rate={lr!r} must be a positive float (e.g. 1e-6)",
+        # 0 is allowed: a frozen-policy control run is a standard ablation (learning must come from the lr).
+        _number(lr) and math.isfinite(lr) and lr >= 0,
+        f"trainer.learning_rate={lr!r} must be a finite float >= 0 (e.g. 1e-6; 0 for a frozen-policy control)",
     )
     _whole_at_least(t, "trainer", ["max_completion_length"], 1, "the token budget of each completion")
     temperature = t.get("temperature")

@@ -31,6 +31,10 @@ def test_the_smoke_recipe_passes_every_check():
     train_checks(["+experiment=smoke"])
 
 
+def test_learning_rate_zero_is_a_valid_control_run():
+    train_checks(["+experiment=smoke", "trainer.learning_rate=0"])
+
+
 @pytest.mark.parametrize(
     "overrides, needle",
     [
