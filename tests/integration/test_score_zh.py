@@ -64,8 +64,18 @@ def test_score_with_the_judge_server_and_a_cached_second_run(launch, tmp_path):
         assert stats["judge/cache_hits"] == 5 and "judge/calls" not in stats
 
 
+def test_score_with_the_server_down_stops_with_one_line(launch, tmp_path):
+    proc, _ = score(launch, tmp_path, f"http://127.0.0.1:{free_port()}", "judge.openai.cache=false")
+    lines = error_lines(proc.stderr)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "judge.max_failure_rate=0.2" in lines[-1] and lines[-1].startswith("r1exp: error:")
+
+
 def test_score_with_the_server_down_gives_none_for_judge_terms(launch, tmp_path):
-    proc, out = score(launch, tmp_path, f"http://127.0.0.1:{free_port()}", "judge.openai.cache=false")
+    # Failures tolerated (max_failure_rate=1): judge terms are None, the rest is scored.
+    proc, out = score(
+        launch, tmp_path, f"http://127.0.0.1:{free_port()}", "judge.openai.cache=false", "judge.max_failure_rate=1"
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert [r["rewards"]["answer"] for r in out] == [None, None, 0.0]
     assert [r["rewards"]["format"] for r in out] == [1.0, 1.0, 0.25]

@@ -431,7 +431,7 @@ class OpenAIBackend:
             raise JudgeUnavailable(
                 f"judge: {len(errors)} of {len(todo)} requests to {self.url} failed (last: {errors[-1]}), above "
                 f"judge.max_failure_rate={self.max_failure_rate:g}; start the judge server or fix "
-                "judge.openai.base_url (the run stops here; its last checkpoint is kept)"
+                "judge.openai.base_url (stops here; a training run keeps its last checkpoint)"
             )
         if errors:
             print(
