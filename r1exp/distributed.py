@@ -272,14 +272,25 @@ def vllm_serve_command(cfg: Any, model_path: str, layout: Layout) -> list[str]:
     if dtype and dtype != "auto":
         cmd += ["--dtype", str(dtype)]
     # Room for the longest prompt plus the completion budget, and no more (the KV cache is sized by it).
-    max_len = generation.get("vllm_max_model_length")
-    if not max_len and generation.get("prompt_budget"):
-        max_len = int(generation.prompt_budget) + int(cfg.trainer.max_completion_length)
+    max_len = vllm_max_model_length(cfg)
     if max_len:
         cmd += ["--max_model_len", str(max_len)]
     # The server has its GPUs to itself: most of their memory goes to the KV cache.
     cmd += ["--gpu_memory_utilization", "0.9"]
     return cmd
+
+
+def vllm_max_model_length(cfg: Any) -> int | None:
+    """vLLM's context: `generation.vllm_max_model_length`, else prompt budget + completion budget."""
+    generation = cfg.generation
+    if generation.get("vllm_max_model_length") is not None:
+        return int(generation.vllm_max_model_length)
+    budget = generation.get("prompt_budget")
+    if budget is None:
+        return None
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0:
+        raise ConfigError(f"generation.prompt_budget={budget!r} must be a positive number of tokens")
+    return budget + int(cfg.trainer.max_completion_length)
 
 
 def vllm_server_env(layout: Layout, environ: Mapping[str, str] | None = None) -> dict[str, str]:

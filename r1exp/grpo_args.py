@@ -9,7 +9,14 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from r1exp.distributed import ddp_backend, deepspeed_config, require_deepspeed, single_process_env, world
+from r1exp.distributed import (
+    ddp_backend,
+    deepspeed_config,
+    require_deepspeed,
+    single_process_env,
+    vllm_max_model_length,
+    world,
+)
 from r1exp.errors import ConfigError, MissingDependencyError, one_line
 
 # Keys of the trainer group that are r1exp's own, not GRPOConfig options.
@@ -53,19 +60,6 @@ def require_vllm(generation: DictConfig) -> None:
             f"generation={generation.name} needs vLLM, which is not installed: on a GPU machine run "
             "pip install 'r1exp[vllm]', or use generation=hf"
         )
-
-
-def vllm_max_model_length(cfg: DictConfig) -> int | None:
-    """vLLM's context: `generation.vllm_max_model_length`, else prompt budget + completion budget."""
-    generation = cfg.generation
-    if generation.get("vllm_max_model_length") is not None:
-        return int(generation.vllm_max_model_length)
-    budget = generation.get("prompt_budget")
-    if budget is None:
-        return None
-    if not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0:
-        raise ConfigError(f"generation.prompt_budget={budget!r} must be a positive number of tokens")
-    return budget + int(cfg.trainer.max_completion_length)
 
 
 def grpo_kwargs(cfg: DictConfig, output_dir: str | Path, reward_weights: list[float]) -> dict[str, Any]:
