@@ -420,36 +420,38 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"run dir {out} already holds {ckpt.name}; pass resume=auto or another hydra.run.dir")
     # One process group owns the run dir: a second launch into it gets one line naming the owner.
     lock = rundir.own_run_dir(out)
-    # Checkpoints that cannot be loaded are set aside first; a finished run, or one killed after its
-    # last checkpoint, trains no step (a finished single run already stopped in rundir.SkipFinishedRun).
-    # Rank 0 reads the run dir and decides; every rank gets its decision, so all resume from one step.
-    plan = on_rank0(lambda: rundir.plan_resume(out, int(cfg.trainer.max_steps)))
-    ckpt, previous = plan.checkpoint, plan.previous
-    if ckpt is not None and previous is None:
-        raise ConfigError(f"run dir {out} has checkpoints but no manifest.json; start a new hydra.run.dir")
-    if plan.finished or plan.finish_only:
-        result = rundir.finish_from_checkpoint(out, ckpt, is_main) if plan.finish_only else rundir.skip(out, is_main)
+    try:
+        # Checkpoints that cannot be loaded are set aside first; a finished run, or one killed after its
+        # last checkpoint, trains no step (a finished single run already stopped in rundir.SkipFinishedRun).
+        # Rank 0 reads the run dir and decides; every rank gets its decision, so all resume from one step.
+        plan = on_rank0(lambda: rundir.plan_resume(out, int(cfg.trainer.max_steps)))
+        ckpt, previous = plan.checkpoint, plan.previous
+        if ckpt is not None and previous is None:
+            raise ConfigError(f"run dir {out} has checkpoints but no manifest.json; start a new hydra.run.dir")
+        if plan.finished or plan.finish_only:
+            result = (
+                rundir.finish_from_checkpoint(out, ckpt, is_main) if plan.finish_only else rundir.skip(out, is_main)
+            )
+            return result
+
+        set_seed(int(cfg.seed))
+        data = build_data(cfg, checked.args)
+        model = build_model(cfg, out, data.train_rows, previous)
+        _setup_wandb(cfg, out)
+        timer = StepTimer()
+        trainer = build_trainer(cfg, checked, data, model, timer)
+        _, console = wire_callbacks(cfg, checked, data, trainer, timer)
+        record = start_record(cfg, data, model, previous)
+        if ckpt is not None:
+            prepare_resume(out, ckpt, data, trainer, record, is_main)
+        record["finished"] = False
+        if is_main:
+            manifest.write(out, record)
+
+        with progress(console):
+            trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
+        return finish(out, trainer, data, record, console, timer, is_main)
+    finally:
+        # Also on failure: a sweep runs its next job in this process, and a relaunch must not wait.
         if lock is not None:
             lock.release()
-        return result
-
-    set_seed(int(cfg.seed))
-    data = build_data(cfg, checked.args)
-    model = build_model(cfg, out, data.train_rows, previous)
-    _setup_wandb(cfg, out)
-    timer = StepTimer()
-    trainer = build_trainer(cfg, checked, data, model, timer)
-    _, console = wire_callbacks(cfg, checked, data, trainer, timer)
-    record = start_record(cfg, data, model, previous)
-    if ckpt is not None:
-        prepare_resume(out, ckpt, data, trainer, record, is_main)
-    record["finished"] = False
-    if is_main:
-        manifest.write(out, record)
-
-    with progress(console):
-        trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
-    result = finish(out, trainer, data, record, console, timer, is_main)
-    if lock is not None:
-        lock.release()
-    return result
