@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepare one call of benchmarks/gpu_step.py on a lent GPU machine (run here, with network to PyPI).
+# Prepare one call of benchmarks/gpu_step.py on a GPU machine without network (run where PyPI is reachable).
 # The device machine has torch, transformers, accelerate and tokenizers but not the rest of r1exp's
 # stack, and reaches no network: this puts the missing wheels (about 3 MB, Python 3.12) and, when
 # MATH_TRAIN_FILE names one, a MATH training file into .gpu/ (git-ignored), which the call carries.
