@@ -14,7 +14,15 @@ from r1exp.errors import UserError
 from r1exp.rewards.counters import Counters
 from r1exp.tasks.zh_general.judge import judge_answer, judge_reasoning, parse_score
 from tests.conftest import error_lines
-from tests.integration.test_judge_http import PROMPT, JudgeServer, answers, free_port, judge_cfg, write_questions
+from tests.integration.test_judge_http import (
+    PROMPT,
+    JudgeServer,
+    answers,
+    free_port,
+    judge_cfg,
+    write_questions,
+    zh_smoke,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -142,13 +150,7 @@ def test_training_stops_when_the_judge_server_dies(launch, tmp_path):
     write_questions(data)
     with JudgeServer(max_requests=12) as srv:
         proc = launch(
-            "+experiment=smoke",
-            "reward=zh_general",
-            "reward.terms.soft_format=null",
-            "data=zh_general",
-            f"data.path={data}",
-            "data.test_size=2",
-            "data.difficulty_field=level",
+            *zh_smoke(data),
             "judge.backend=openai",
             f"judge.openai.base_url={srv.base_url}",
             "judge.openai.retries=0",

@@ -280,6 +280,20 @@ def test_a_server_that_is_down_gives_none_and_a_failure_count(tmp_path, capfd):
     assert len(warning) == 1 and "3 of 3" in warning[0] and "ConnectError" in warning[0]
 
 
+def zh_smoke(data) -> list[str]:
+    """Overrides for a smoke run of reward=zh_general on a question file from `write_questions`."""
+    # reward=zh_general has its own soft format term; the smoke recipe's would count it twice.
+    return [
+        "+experiment=smoke",
+        "reward=zh_general",
+        "reward.terms.soft_format=null",
+        "data=zh_general",
+        f"data.path={data}",
+        "data.test_size=2",
+        "data.difficulty_field=level",
+    ]
+
+
 def write_questions(path, n: int = 12) -> None:
     rows = [{"question": f"第{i}题：中国的首都是哪里？", "reference": "北京", "level": i % 3} for i in range(n)]
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
@@ -289,13 +303,7 @@ def test_training_keeps_going_when_the_judge_server_is_down(launch, tmp_path):
     data, run = tmp_path / "qa.jsonl", tmp_path / "run"
     write_questions(data)
     proc = launch(
-        "+experiment=smoke",
-        "reward=zh_general",
-        "reward.terms.soft_format=null",
-        "data=zh_general",
-        f"data.path={data}",
-        "data.test_size=2",
-        "data.difficulty_field=level",
+        *zh_smoke(data),
         "judge.backend=openai",
         f"judge.openai.base_url=http://127.0.0.1:{free_port()}",
         "judge.openai.retries=1",
