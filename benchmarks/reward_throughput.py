@@ -3,14 +3,20 @@
     python benchmarks/reward_throughput.py [--n 2000] [--workers 2]
 
 Rewards run inside every GRPO step (8-16 completions per prompt), so a slow one stalls generation.
-Math verification runs in worker processes (hard time bound); the last rows compare 1 vs N workers.
+Math verification runs in worker processes (hard time bound); the math rows compare 1 vs N workers.
+With `$R1EXP_DATA_DIR/math500.test.jsonl` present, the last lines compare `math_correct` on the 500
+MATH-500 reference solutions (each in an answer block) with sequential math-verify on the same
+solutions (parse the whole text, verify against the gold, one process): the ratio and both scores.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import time
+from pathlib import Path
 
 from r1exp.tasks import REWARDS
 from r1exp.tasks.countdown.data import CountdownSpec, generate
@@ -42,6 +48,30 @@ def math_batch(n: int) -> tuple[list, list, dict]:
     return [PROMPT] * n, completions, {"answer": golds}
 
 
+def math500_versus_sequential(workers: int) -> None:
+    """math_correct with `workers` processes vs sequential math-verify on MATH-500's reference solutions."""
+    path = Path(os.environ.get("R1EXP_DATA_DIR", "")) / "math500.test.jsonl"
+    if not path.is_file():
+        print(f"MATH-500 comparison skipped: {path} not found (set R1EXP_DATA_DIR)")
+        return
+    from math_verify import parse, verify
+
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    golds = [r["answer"] for r in rows]
+    start = time.perf_counter()
+    sequential = sum(bool(verify(parse("$" + g + "$"), parse(r["solution"]))) for g, r in zip(golds, rows, strict=True))
+    seq_s = time.perf_counter() - start
+    completions = [f"work</think>\n<answer>{r['solution']}</answer>" for r in rows]
+    REWARDS["math_correct"]([PROMPT] * 2, completions[:2], answer=golds[:2], workers=workers)  # warm
+    start = time.perf_counter()
+    out = REWARDS["math_correct"]([PROMPT] * len(rows), completions, answer=golds, workers=workers)
+    ours_s = time.perf_counter() - start
+    correct = sum(v == 1.0 for v in out)
+    print(f"MATH-500 sequential math-verify: {seq_s:.2f}s, {sequential}/{len(rows)} correct")
+    print(f"MATH-500 math_correct ({workers} workers): {ours_s:.2f}s, {correct}/{len(rows)} correct")
+    print(f"MATH-500 math_correct vs sequential math-verify: {seq_s / ours_s:.2f}x")
+
+
 def timed(fn, prompts, completions, **kwargs) -> float:
     start = time.perf_counter()
     fn(prompts, completions, **kwargs)
@@ -63,6 +93,7 @@ def main() -> None:
         REWARDS["math_correct"](m_prompts[:8], m_completions[:8], workers=workers, **{"answer": m_cols["answer"][:8]})
         seconds = timed(REWARDS["math_correct"], m_prompts, m_completions, workers=workers, **m_cols)
         rows.append((f"math_correct ({workers} worker{'s' if workers > 1 else ''})", len(m_prompts), seconds))
+    math500_versus_sequential(args.workers)
     math_correct.close()
 
     base = rows[0][1] / rows[0][2]

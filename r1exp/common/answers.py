@@ -54,8 +54,24 @@ def contains_tag(text: str) -> bool:
 
 def scan_braces(text: str) -> tuple[tuple[int, int] | None, bool]:
     """The span of the box that closes last, and whether the unescaped braces balance. Linear time."""
-    stack: list[int] = []  # per open brace: where its box content starts, or -1 for a plain brace
-    last: tuple[int, int] | None = None
+    spans, balanced, _ = box_spans(text)
+    # The box that closes last is the last outermost one (an inner box closes before its outer box).
+    return ((spans[-1][1], spans[-1][2]) if spans else None), balanced
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the `\\boxed{…}`/`\\fbox{…}` that closes last (balanced braces), or None."""
+    span, _ = scan_braces(text)
+    return None if span is None else text[span[0] : span[1]]
+
+
+def box_spans(text: str) -> tuple[list[tuple[int, int, int]], bool, bool]:
+    """Every outermost box as (command start, content start, content end), whether the unescaped
+    braces balance, and whether a box sits inside another. Linear time."""
+    spans: list[tuple[int, int, int]] = []
+    stack: list[int] = []  # per open brace: the start of its box command, or -1 for a plain brace
+    open_boxes = 0
+    nested = False
     balanced = True
     i, n = 0, len(text)
     while i < n:
@@ -63,13 +79,15 @@ def scan_braces(text: str) -> tuple[tuple[int, int] | None, bool]:
         if ch == "\\":
             command = next((c for c in BOX_COMMANDS if text.startswith(c, i)), None)
             if command is None:
-                i += 2  # an escaped character (\{ \} \\) or the first letter of a command
+                i += 2
                 continue
             j = i + len(command)
             while j < n and text[j] in " \t\n":
                 j += 1
             if j < n and text[j] == "{":
-                stack.append(j + 1)
+                nested = nested or open_boxes > 0
+                open_boxes += 1
+                stack.append(i)
                 i = j + 1
             else:
                 i = j
@@ -82,12 +100,9 @@ def scan_braces(text: str) -> tuple[tuple[int, int] | None, bool]:
             else:
                 start = stack.pop()
                 if start >= 0:
-                    last = (start, i)
+                    open_boxes -= 1
+                    if open_boxes == 0:
+                        inner = text.index("{", start) + 1
+                        spans.append((start, inner, i))
         i += 1
-    return last, balanced and not stack
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the `\\boxed{…}`/`\\fbox{…}` that closes last (balanced braces), or None."""
-    span, _ = scan_braces(text)
-    return None if span is None else text[span[0] : span[1]]
+    return spans, balanced and not stack, nested

@@ -41,6 +41,6 @@ def test_score_math_jsonl(launch, tmp_path):
     assert out[5]["id"] == "bad-gold" and out[4]["answer"] == 18
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["scored"] == 7
-    assert summary["reward_stats"] == {"math/gold_unparsable": 1, "math/timeout": 1}
+    assert summary["reward_stats"] == {"math/gold_unparsable": 1, "math/timeout": 1, "math/refused/no_answer": 1}
     assert summary["mean"]["correct"] == pytest.approx(2 / 5)
     assert elapsed < 120

@@ -86,6 +86,16 @@ def test_every_shared_gold_is_gradable(data_dir, option):
     )
     assert counters.drain() == {}
     assert [g for g, v in zip(golds, out, strict=True) if v != 1.0] == []
+    # A boxed gold equals the gold's own text, which the reward settles without math-verify: ask
+    # math-verify itself that every gold parses.
+    from r1exp.tasks.math.verify import GOLD_UNPARSABLE, Verifier
+
+    pool = Verifier(2, 5.0)
+    try:
+        results = pool.map([(g, None) for g in golds])
+        assert [g for g, (_, r) in zip(golds, results, strict=True) if r == GOLD_UNPARSABLE] == []
+    finally:
+        pool.close()
 
 
 def test_split_is_seeded_and_sized(data_dir):

@@ -1,5 +1,6 @@
-"""The math reward contract (see r1exp/rewards/math.py): extraction, math-verify equivalence, gold
-that cannot be parsed, the time bound, and the MATH-500 reference solutions graded against their golds."""
+"""The math reward contract (see r1exp/tasks/math/reward.py): reading the answer block, math-verify
+equivalence, refusals counted by reason, gold that cannot be parsed, the time bound, and the MATH-500
+reference solutions and their `LHS = answer` phrasings graded against their golds."""
 
 import json
 import re
@@ -13,7 +14,7 @@ from r1exp.errors import ConfigError
 from r1exp.rewards import total
 from r1exp.rewards.counters import Counters
 from r1exp.tasks import REWARDS, build_terms
-from r1exp.tasks.math.reward import OK, TIMEOUT, extract_prediction, math_correct
+from r1exp.tasks.math.reward import OK, TIMEOUT, math_correct, read_completion
 from r1exp.tasks.math.verify import Verifier
 
 THINK_PROMPT = "User: ...\nAssistant: Let me solve this step by step.\n<think>"
@@ -53,25 +54,26 @@ def test_last_boxed(text, boxed):
 
 
 @pytest.mark.parametrize(
-    "text, pred",
+    "text, claims, reason",
     [
-        ("<think>x</think><answer>\\boxed{5}</answer>", "5"),
-        ("<answer>The answer is \\boxed{x = 5}.</answer>", "x = 5"),
-        ("<answer> 12.5 </answer>", "12.5"),
-        ("<answer>42.</answer>", "42"),  # a sentence's full stop
-        ("<answer>1</answer> <answer>2</answer>", "2"),  # the last answer block
-        ("<think>\\boxed{5}</think><answer>6</answer>", "6"),  # a box outside the answer block is ignored
-        ("<answer>\\boxed{}</answer>", None),  # empty box
-        ("<answer>  </answer>", None),
-        ("\\boxed{5}", None),  # no answer block
-        ("<answer>5", None),
-        ("<answer>5}</answer>", None),  # unbalanced braces could close the box the answer is parsed in
-        ("<answer>" + "1" * 1001 + "</answer>", None),  # over MAX_ANSWER_CHARS
-        ("<answer>" + "x" * 5000 + "\\boxed{3}</answer>", "3"),  # a long block with a short box is fine
+        ("<think>x</think><answer>\\boxed{5}</answer>", ("5",), None),
+        ("<answer>The answer is \\boxed{x = 5}.</answer>", ("5",), None),
+        ("<answer> 12.5 </answer>", ("\\frac{125}{10}",), None),
+        ("<answer>42.</answer>", ("42",), None),  # a sentence's full stop
+        ("<answer>1</answer> <answer>2</answer>", ("2",), None),  # the last answer block
+        ("<think>\\boxed{5}</think><answer>6</answer>", ("6",), None),  # a box outside the answer block is ignored
+        ("<answer>\\boxed{}</answer>", (), "empty"),
+        ("<answer>  </answer>", (), "empty"),
+        ("\\boxed{5}", (), "no_answer"),
+        ("<answer>5", (), "no_answer"),
+        ("<answer>5}</answer>", (), "unbalanced"),  # unbalanced braces could close the box the answer is parsed in
+        ("<answer>" + "1" * 1001 + "</answer>", (), "too_long"),  # over MAX_ANSWER_CHARS
+        ("<answer>" + "x" * 5000 + "\\boxed{3}</answer>", ("3",), None),  # a long block with a short box is fine
     ],
 )
-def test_extract_prediction(text, pred):
-    assert extract_prediction(text) == pred
+def test_read_completion(text, claims, reason):
+    reading = read_completion("5", text)
+    assert (reading.claims, reading.reason) == (claims, reason)
 
 
 EQUIVALENCES = [
@@ -120,7 +122,8 @@ EQUIVALENCES = [
     ("\\text{(C)}", "\\boxed{D}", 0.0),
     # where the answer is taken from
     ("5", "The answer is \\boxed{5}.", 1.0),
-    ("5", "\\boxed{4}, no: \\boxed{5}", 1.0),
+    ("5", "\\boxed{4}, no: \\boxed{5}", 0.0),  # several boxes: each must equal a value gold
+    ("5", "\\boxed{5}, or equivalently \\boxed{\\frac{10}{2}}", 1.0),
     ("4", "\\boxed{4}, no: \\boxed{5}", 0.0),
     ("5", "\\fbox{5}", 1.0),
     ("5", "$5$", 1.0),
@@ -286,6 +289,27 @@ def test_math_reward_config_is_correct_plus_a_tenth_for_format():
     values = [t.fn([THINK_PROMPT] * 5, completions, answer=golds) for t in terms]
     rows = [{t.name: v[i] for t, v in zip(terms, values, strict=True)} for i in range(5)]
     assert [total(r, terms) for r in rows] == pytest.approx([1.1, 1.0, 0.1, 0.0, 0.1])
+    assert counters.drain() == {"math/gold_unparsable": 1, "math/refused/no_answer": 1}
+
+
+def test_refusals_are_counted_by_reason():
+    counters = Counters()
+    contents = ["3 \\ge 2", "不是 2", "not 2", "2_{3}", "2", "\\boxed{3 \\boxed{2}}"]
+    out = score(["2"] * 7, [answer(c) for c in contents] + ["no answer block"], counters)
+    assert out == [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+    assert counters.drain() == {
+        "math/refused/relation": 1,
+        "math/refused/word": 1,
+        "math/refused/hedge": 1,
+        "math/refused/subscript": 1,
+        "math/refused/nested_box": 1,
+        "math/refused/no_answer": 1,
+    }
+
+
+def test_a_refusal_against_an_unparsable_gold_counts_only_the_gold():
+    counters = Counters()
+    assert score(["}{"], [answer("3 \\ge 2")], counters) == [None]
     assert counters.drain() == {"math/gold_unparsable": 1}
 
 
@@ -320,6 +344,6 @@ def test_math500_reference_solutions_grade_as_their_answers(data_dir):
     )
     # Every gold parses and nothing timed out; the guard refuses only shapes paired with another row's
     # gold (e.g. an inequality against a number), never a solution against its own answer (agreement 1.0).
-    assert set(counters.drain()) <= {"math/refused"}
+    assert all(name.startswith("math/refused/") for name in counters.drain())
     assert agreement == 1.0
     assert false_positive == 0.0

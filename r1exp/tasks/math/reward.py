@@ -1,50 +1,42 @@
-"""Math correctness: the last answer block's (boxed) answer checked against the gold with math-verify.
+"""Math correctness: the answer block read by an allow-list of answer shapes, then checked with math-verify.
 
-Prediction: the content of the last `<answer>…</answer>` block; inside it the `\\boxed{…}` or
-`\\fbox{…}` that closes last, else the whole content. A prediction whose shape cannot be an answer to
-the gold (a relation, code, a hedge, text without math: see `r1exp.tasks.math.guard`) scores 0.0
-without reaching math-verify (counted as `math/refused`). Gold and prediction go through the same
-math-verify parse (see `r1exp.tasks.math.verify.parse_math`), and `verify` decides. A gold that
-yields no math object is unparsable: that row scores None and `math/gold_unparsable` is counted.
+The content of the last `<answer>…</answer>` block goes to the guard (`r1exp.tasks.math.guard`, after
+`r1exp.tasks.math.normalize`): it accepts only one final answer in an allowed shape (boxes, a whole
+value, `LHS = RHS`, `x \\in S`, a list of assignments, short prose stating the answer) and turns it
+into claims, the values that must each equal the gold. Anything else scores 0.0 without reaching
+math-verify and is counted by reason as `math/refused/<reason>` (`no_answer`, `relation`, `symbol`,
+`word`, `hedge`, ...), so a run's metrics show how its policy writes answers. Gold and claims go
+through the same math-verify parse (see `r1exp.tasks.math.verify.parse_math`), and `verify` decides;
+decimals are compared exactly (see the guard). A gold that yields no math object is unparsable: that
+row scores None and `math/gold_unparsable` is counted (not a refusal, whatever the answer).
 
 Every verification runs in worker processes with a hard time bound per pair (see
 `r1exp.tasks.math.verify`): an overrun is 0.0 (`math/timeout`), a pair whose worker died twice too
-(`math/crash`). Identical (gold, prediction) pairs, common among the completions of one prompt, are
-verified once per call.
+(`math/crash`). Identical (gold, claims) pairs, common among the completions of one prompt, are
+verified once per call; a claim that is the gold's own text (whitespace aside) is equal without a
+worker, and without asking whether math-verify can parse that gold.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from r1exp.common.answers import MAX_ANSWER_CHARS, last_answer, scan_braces, scored_text
+from r1exp.common.answers import last_answer, scored_text
 from r1exp.rewards.base import Reward
-from r1exp.tasks.math.guard import refusal
+from r1exp.tasks.math.guard import Reading, read_answer, read_gold
 from r1exp.tasks.math.verify import CRASH, GOLD_UNPARSABLE, OK, TIMEOUT, Verifier
 
-__all__ = ["CRASH", "OK", "TIMEOUT", "MathCorrect", "extract_prediction", "math_correct"]
+__all__ = ["CRASH", "OK", "TIMEOUT", "MathCorrect", "math_correct", "read_completion"]
 
 
-def extract_prediction(text: str) -> str | None:
-    """The answer to grade from a scored text, or None when there is nothing gradable.
+def read_completion(gold: str, text: str) -> Reading:
+    """The guard's reading of a scored text's last answer block against `gold` (claims or a refusal)."""
+    return read_answer(gold, last_answer(text))
 
-    Nothing gradable: no answer block, an empty answer, an answer over MAX_ANSWER_CHARS, or (without
-    a box) unbalanced braces, which could otherwise close the box the answer is parsed in.
-    """
-    content = last_answer(text)
-    if content is None:
-        return None
-    span, balanced = scan_braces(content)
-    if span is not None:
-        pred = content[span[0] : span[1]]
-    elif balanced:
-        pred = content
-    else:
-        return None
-    pred = pred.strip().rstrip(".").strip()  # a sentence's full stop is not part of the answer
-    if not pred or len(pred) > MAX_ANSWER_CHARS:
-        return None
-    return pred
+
+def _same_text(claim: str, gold: str) -> bool:
+    """Whether a claim is the (normalised) gold's text, whitespace aside."""
+    return "".join(claim.split()) == "".join(gold.split())
 
 
 class MathCorrect(Reward):
@@ -94,33 +86,47 @@ class MathCorrect(Reward):
         None for rows without a gold, and for rows whose gold math-verify cannot parse (counted as
         `math/gold_unparsable`). Each distinct (gold, prediction) pair is graded within `timeout`
         seconds in one of `workers` processes; an overrun is 0.0 (counted as `math/timeout`), and so
-        is a pair whose worker died twice (`math/crash`). A refused shape is 0.0 (`math/refused`).
+        is a pair whose worker died twice (`math/crash`). A refused answer is 0.0
+        (`math/refused/<reason>`).
         """
         verifier = self.verifier(workers, timeout)
         golds = answer if answer is not None else [None] * len(completions)
-        jobs: dict[tuple[str, str | None], list[int]] = {}
-        refused = 0
+        jobs: dict[tuple[str, tuple[str, ...] | None], list[int]] = {}
+        refused: dict[tuple[str, tuple[str, ...] | None], dict[str, int]] = {}
+        identical: list[int] = []
         for i, (p, c, g) in enumerate(zip(prompts, completions, golds, strict=True)):
             if g is None:
                 continue
-            gold, pred = str(g), extract_prediction(scored_text(p, c))
-            if pred is not None and refusal(gold, pred) is not None:
-                # Graded as no answer, so an unparsable gold is still told apart.
-                pred = None
-                refused += 1
-            jobs.setdefault((gold, pred), []).append(i)
+            gold = str(g)
+            reading = read_completion(gold, scored_text(p, c))
+            gold_text = read_gold(gold).text or gold
+            if reading.claims and all(_same_text(claim, gold_text) for claim in reading.claims):
+                # The gold's own text, in an allowed shape: equal without a worker (the common case
+                # for a right answer, which boxes the gold as written).
+                identical.append(i)
+                continue
+            # A refused answer is graded as no answer, so an unparsable gold is still told apart.
+            key = (gold_text, reading.claims or None)
+            jobs.setdefault(key, []).append(i)
+            if reading.reason is not None:
+                reasons = refused.setdefault(key, {})
+                reasons[reading.reason] = reasons.get(reading.reason, 0) + 1
         out: list[float | None] = [None] * len(completions)
+        for i in identical:
+            out[i] = 1.0
         if not jobs:
             return out
-        if refused and counters is not None:
-            counters.add("math/refused", refused)
-        for rows, (status, result) in zip(jobs.values(), verifier.map(list(jobs)), strict=True):
+        for key, (status, result) in zip(jobs, verifier.map(list(jobs)), strict=True):
+            rows = jobs[key]
             if result == GOLD_UNPARSABLE:
                 if counters is not None:
                     counters.add("math/gold_unparsable", len(rows))
                 continue
-            if status in (TIMEOUT, CRASH) and counters is not None:
-                counters.add(f"math/{status}", len(rows))
+            if counters is not None:
+                for reason, n in refused.get(key, {}).items():
+                    counters.add(f"math/refused/{reason}", n)
+                if status in (TIMEOUT, CRASH):
+                    counters.add(f"math/{status}", len(rows))
             for i in rows:
                 out[i] = float(result)
         return out

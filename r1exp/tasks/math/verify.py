@@ -69,19 +69,24 @@ def parse_math(text: str, seconds: int = 1) -> tuple:
     return ()
 
 
-def grade(gold: str, pred: str | None, seconds: int = 1) -> float | str:
-    """1.0 or 0.0 for a prediction against the gold, or GOLD_UNPARSABLE. Call in a main thread."""
+def grade(gold: str, pred: str | tuple[str, ...] | None, seconds: int = 1) -> float | str:
+    """1.0 when the prediction (one answer, or claims that must each be right) equals the gold, else 0.0;
+    GOLD_UNPARSABLE when math-verify reads no math in the gold. Call in a main thread."""
     from math_verify import verify
 
     gold_parsed = parse_math(gold, seconds)
     if not gold_parsed:
         return GOLD_UNPARSABLE
-    if pred is None:
+    claims = (pred,) if isinstance(pred, str) else tuple(pred or ())
+    if not claims:
         return 0.0
-    pred_parsed = parse_math(pred, seconds)
-    if not pred_parsed:
-        return 0.0
-    return float(verify(list(gold_parsed), list(pred_parsed), timeout_seconds=seconds))
+    for claim in claims:
+        if "".join(claim.split()) == "".join(gold.split()):
+            continue  # the gold's own text: equal, with no parse or comparison to pay for
+        pred_parsed = parse_math(claim, seconds)
+        if not pred_parsed or not verify(list(gold_parsed), list(pred_parsed), timeout_seconds=seconds):
+            return 0.0
+    return 1.0
 
 
 def _init_worker(seconds: int) -> None:
@@ -94,7 +99,7 @@ def _init_worker(seconds: int) -> None:
         grade(gold, pred, seconds)
 
 
-def grade_in_worker(gold: str, pred: str | None, seconds: int) -> float | str:
+def grade_in_worker(gold: str, pred: str | tuple[str, ...] | None, seconds: int) -> float | str:
     """`grade`, with math-verify's own timeouts reported as TIMED_OUT."""
     start = time.monotonic()
     try:
@@ -113,6 +118,8 @@ def grade_in_worker(gold: str, pred: str | None, seconds: int) -> float | str:
 
 class Verifier:
     """A pool of `workers` processes grading (gold, prediction) pairs, each within `timeout` seconds.
+
+    A prediction is one answer string, a tuple of claims that must each equal the gold, or None.
 
     Started on first use; `close` stops it (its workers are daemon processes, so they also end
     with the interpreter).
@@ -150,10 +157,10 @@ class Verifier:
             )
         return self._pool
 
-    def _submit(self, item: tuple[str, str | None]) -> Any:
+    def _submit(self, item: tuple[str, Any]) -> Any:
         return self._get_pool().schedule(grade_in_worker, args=(item[0], item[1], self.seconds), timeout=self.timeout)
 
-    def map(self, items: list[tuple[str, str | None]]) -> list[tuple[str, float | str]]:
+    def map(self, items: list[tuple[str, Any]]) -> list[tuple[str, float | str]]:
         """(status, result) per item: (OK, 1.0 | 0.0 | GOLD_UNPARSABLE), or (TIMEOUT | CRASH, 0.0)."""
         from concurrent.futures.process import BrokenProcessPool
 
