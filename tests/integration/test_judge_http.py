@@ -247,12 +247,16 @@ def test_a_second_identical_call_is_a_cache_hit(server, tmp_path):
     assert len(server.requests) == n + 1
 
 
-def test_unparsable_replies_are_none_with_a_counter(server, tmp_path):
+def test_unparsable_replies_are_none_with_a_counter_and_are_not_cached(server, tmp_path):
     counters = Counters()
-    cfg = judge_cfg(server.base_url, tmp_path)
-    out = judge_reasoning([PROMPT] * 2, ["GARBAGE</think>", "一\n二\n三\n四</think>"], counters=counters, judge=cfg)
+    cfg = judge_cfg(server.base_url, tmp_path, "judge.max_failure_rate=0.5")
+    texts = ["GARBAGE</think>", "一\n二\n三\n四</think>"]
+    out = judge_reasoning([PROMPT] * 2, texts, counters=counters, judge=cfg)
     assert out == [None, 1.0]
-    assert counters.drain()["judge/parse_failures"] == 1
+    stats = counters.drain()
+    assert stats["judge/parse_failures"] == 1 and stats["judge/bad_reply/no_score"] == 1
+    assert judge_reasoning([PROMPT] * 2, texts, counters=counters, judge=cfg) == [None, 1.0]
+    assert len(server.requests) == 3  # the unparsable reply is asked for again; the good one is cached
 
 
 def test_the_api_key_comes_from_the_named_variable_and_is_not_stored(server, tmp_path, monkeypatch):
@@ -294,8 +298,30 @@ def zh_smoke(data) -> list[str]:
     ]
 
 
+# Distinct questions: the contamination guard rightly counts one question with a renamed number in the
+# training and the test split as the same problem.
+CAPITALS = [
+    ("中国", "北京"),
+    ("法国", "巴黎"),
+    ("日本", "东京"),
+    ("英国", "伦敦"),
+    ("德国", "柏林"),
+    ("意大利", "罗马"),
+    ("俄罗斯", "莫斯科"),
+    ("埃及", "开罗"),
+    ("泰国", "曼谷"),
+    ("韩国", "首尔"),
+    ("西班牙", "马德里"),
+    ("希腊", "雅典"),
+]
+QUESTION_FORMS = ["{c}的首都是哪座城市？", "请写出{c}首都的名字。", "哪一座城市是{c}的首都？"]
+
+
 def write_questions(path, n: int = 12) -> None:
-    rows = [{"question": f"第{i}题：中国的首都是哪里？", "reference": "北京", "level": i % 3} for i in range(n)]
+    rows = [
+        {"question": QUESTION_FORMS[i % 3].format(c=c), "reference": city, "level": i % 3}
+        for i, (c, city) in enumerate(CAPITALS[:n])
+    ]
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 

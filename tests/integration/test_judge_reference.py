@@ -13,6 +13,7 @@ import pytest
 from r1exp.common import jsonl
 from r1exp.models import load_model, load_tokenizer
 from r1exp.tasks.zh_general.judge import fill
+from tests.conftest import error_lines
 from tests.integration.test_judge_http import write_questions
 
 pytestmark = pytest.mark.slow
@@ -49,6 +50,8 @@ def test_reference_judge_runs_on_the_base_weights(launch, tmp_path):
         "judge.reference.batch_size=1",
         f"judge.reference.max_new_tokens={MAX_NEW_TOKENS}",
         f"judge.replies_path={replies}",
+        # A random tiny model never writes a SCORE line: tolerate that here (the stop is tested below).
+        "judge.max_failure_rate=1.0",
         "trainer.max_steps=3",
         "trainer.save_steps=100",
         f"hydra.run.dir={run}",
@@ -57,7 +60,7 @@ def test_reference_judge_runs_on_the_base_weights(launch, tmp_path):
     rows = jsonl.read(run / "metrics.jsonl")
     assert [r["step"] for r in rows] == [1, 2, 3]
     assert all(r["reward_stats/judge/calls"] > 0 for r in rows)
-    # A random tiny model never writes a SCORE line: every judgment is a parse failure, and training goes on.
+    # Every judgment is a parse failure, counted, and (at max_failure_rate=1) training goes on.
     assert sum(r.get("reward_stats/judge/parse_failures", 0) for r in rows) > 0
 
     logged = jsonl.read(replies)
@@ -71,3 +74,30 @@ def test_reference_judge_runs_on_the_base_weights(launch, tmp_path):
 
     trained = PeftModel.from_pretrained(base, str(run / "checkpoints" / "final")).eval()
     assert any(greedy(trained, tokenizer, t) != r["reply"] for t, r in zip(texts, logged, strict=True))
+
+
+def test_a_reference_judge_that_cannot_follow_the_prompt_stops_the_run_with_one_line(launch, tmp_path):
+    """The default judge.max_failure_rate: a model whose judgments never give a score stops the run at
+    its first reward batch, on the console and in status.json, instead of training on the format term."""
+    data, run = tmp_path / "qa.jsonl", tmp_path / "run"
+    write_questions(data)
+    proc = launch(
+        "+experiment=smoke",
+        "reward=zh_general",
+        "reward.terms.soft_format=null",
+        "data=zh_general",
+        f"data.path={data}",
+        "data.test_size=2",
+        "lora=r8",
+        "judge.backend=reference",
+        f"judge.reference.max_new_tokens={MAX_NEW_TOKENS}",
+        "trainer.max_steps=3",
+        f"hydra.run.dir={run}",
+    )
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    lines = [ln for ln in error_lines(proc.stderr) if "error" in ln]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "judgments failed" in lines[0] and "judge.max_failure_rate=0.2" in lines[0]
+    assert "judge.backend=openai" in lines[0]  # the way out for a model that cannot judge
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "failed" and "judgments failed" in status["error"]

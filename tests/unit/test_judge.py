@@ -52,8 +52,12 @@ class FakeReference:
         ("SCORE: .25", 0.25),
         ("SCORE: 0", 0.0),
         ("  SCORE :  1.0  ", 1.0),
-        ("SCORE: 1.7", 1.0),  # clamped
-        ("SCORE: 100", 1.0),  # clamped
+        ("SCORE: 1.7", None),  # out of range: a failure, never clamped
+        ("SCORE: 100", None),
+        ("SCORE: 7", None),  # a 0-10 judge on the default 0-1 scale
+        ("SCORE: 8/10", None),
+        ("**SCORE: 0.9**", None),
+        ("SCORE: -0", 0.0),
         ("SCORE: 0.8 (good)", None),
         ("**SCORE: 0.8**", None),
         ("SCORE: 0.8\nThanks!", None),  # only the last line counts
@@ -65,7 +69,9 @@ class FakeReference:
         ("", None),
         (None, None),
         ("SCORE: " + "9" * 10_000, None),
-        ("x" * 100_000 + "\nSCORE: 0.4", 0.4),
+        ("x" * 60_000 + "\nSCORE: 0.4", 0.4),
+        ("x" * 100_000 + "\nSCORE: 0.4", None),  # over the 64 KiB reply limit
+        ("答" * 30_000 + "\nSCORE: 0.4", None),  # 90,000 bytes in UTF-8
     ],
 )
 def test_parse_score_reads_only_a_strict_last_line(reply, expected):
@@ -159,14 +165,16 @@ def test_judge_answer_on_the_reference_backend(judge_cfg):
     assert stats["judge/calls"] == 2 and stats["judge/cache_hits"] == 1 and "judge/latency_s_mean" in stats
 
 
-def test_unparsable_replies_give_none_and_a_counter(judge_cfg):
+def test_unparsable_replies_give_none_and_a_counter_below_the_failure_rate(capfd):
     counters = Counters()
-    fake = FakeReference(lambda p: "I refuse to grade this.")
-    out = judge_reasoning(
-        [PROMPT] * 2, ["a</think>", "b</think>"], counters=counters, judge=judge_cfg, reference_model=fake
-    )
-    assert out == [None, None]
-    assert counters.drain()["judge/parse_failures"] == 2
+    fake = FakeReference(lambda p: "I refuse to grade this." if "\na\n<<<END REASONING" in p else "SCORE: 1")
+    cfg = compose(["judge.backend=reference", "judge.max_failure_rate=0.5"]).judge
+    out = judge_reasoning([PROMPT] * 2, ["a</think>", "b</think>"], counters=counters, judge=cfg, reference_model=fake)
+    assert out == [None, 1.0]
+    stats = counters.drain()
+    assert stats["judge/parse_failures"] == 1 and stats["judge/bad_reply/no_score"] == 1
+    (warning,) = [ln for ln in capfd.readouterr().err.splitlines() if ln.startswith("r1exp: warning: judge")]
+    assert "1 of 2 judgments failed" in warning and "'I refuse to grade this.'" in warning
 
 
 def test_a_completion_that_writes_a_score_gets_only_what_the_judge_says(judge_cfg):

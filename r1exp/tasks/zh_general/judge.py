@@ -7,29 +7,43 @@ organised the reasoning is. Both are independent terms, summed with the soft for
 
 Trust: completions are untrusted. Each quoted text sits between BEGIN/END marker lines whose id is a
 hash of the text itself, so a completion cannot close its own quote, and chat special-token spellings
-(`<|...|>`) are broken up so quoted text cannot fake a chat turn. Only the judge's reply is parsed: its
-last non-empty line must be `SCORE: <number>` in ASCII digits (clamped to [0, 1]); any other reply
-gives None and bumps `judge/parse_failures`, never an exception. Lone surrogates in a completion
+(`<|...|>`) are broken up so quoted text cannot fake a chat turn. Lone surrogates in a completion
 become `?` before anything is hashed, cached or sent.
+
+A judgment either gives a score or fails; it never fails silently. The reply's last non-empty line
+must be `SCORE: <number>` in ASCII digits with the number in [0, judge.score_scale] (mapped to [0, 1]
+by dividing by the scale, never clamped), and the reply at most judge.max_reply_bytes long. Anything
+else (prose, `SCORE: 8/10`, `**SCORE: 0.9**`, `SCORE: 7` on a 0-1 scale, no reply) is a failure: the
+row gets None and the reason is counted. When more than `judge.max_failure_rate` of a batch's
+judgments fail, whatever the cause (a dead server, a judge that does not follow the format, a 0-10
+judge on a 0-1 setting), the batch raises one line and the run stops (status failed, its last
+checkpoint kept) instead of training on the other terms alone. Only replies that give a score are
+cached.
 
 Backends (`judge.backend`): `openai` posts to any OpenAI-compatible `{base_url}/chat/completions` with
 bounded concurrency, a timeout, retries with exponential backoff (5xx, 429, transport errors; not other
-4xx) and an on-disk cache of replies keyed by a hash of the endpoint, the prompt version and the request
-(model, messages, sampling). A failed request gives None plus `judge/failures`; when more than
-`judge.max_failure_rate` of a batch's requests fail (a dead server), the batch raises one line and the
-run stops (status failed, its last checkpoint kept) instead of training on the other terms alone. The
-API key is redacted from every error body and reply before it is printed, logged or cached.
-`reference` generates the judgment
-in process with the run's reference model (LoRA: the policy with adapters disabled), so no second copy
-of the weights is loaded; only cmd=train has one.
+4xx), a reply read as a stream and abandoned past its size limit, and an on-disk cache keyed by a hash
+of the endpoint, the prompt version and the request (model, messages, sampling). Before any model
+loads, `preflight` sends the endpoint one test judgment (an answer equal to its reference) and stops
+with one line when the server cannot be reached or its reply gives no score. `reference` generates the
+judgment in process with the run's reference model (LoRA: the policy with adapters disabled), so no
+second copy of the weights is loaded; only cmd=train has one, and its check is the failure stop above.
+
+Secrets: `judge.openai.api_key_env` must name an environment variable; a value that is not a variable
+name (the key pasted in its place) is refused without being shown. The key is redacted, in every
+spelling a server may echo it (JSON-escaped, URL-encoded, base64; see `redaction.py`), from every
+error body and reply before it is printed, logged, cached or raised.
 
 Counters (metrics.jsonl `reward_stats/judge/...`): calls (backend requests), cache_hits (replies served
 without a request: the disk cache, or an identical prompt earlier in the same batch), retries,
-failures, parse_failures, latency_s_mean (seconds per backend request).
+failures (requests without a usable reply: transport, HTTP error, reply over the size limit),
+parse_failures (replies without a valid score) and bad_reply/<reason> (empty, too_long, no_score,
+out_of_range), latency_s_mean (seconds per backend request).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -37,6 +51,9 @@ import re
 import sys
 import tempfile
 import time
+import weakref
+from collections import Counter as Tally
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +64,8 @@ from r1exp.common.hub import DEFAULT_CACHE
 from r1exp.errors import ConfigError, UserError
 from r1exp.rewards.base import Reward
 from r1exp.rewards.counters import Counters
+from r1exp.tasks.zh_general.redaction import REDACTED as REDACTED
+from r1exp.tasks.zh_general.redaction import Redactor
 
 BACKENDS = ("openai", "reference")
 # Part of every cached reply's key: bump it when the rendering of judge prompts changes (quoting,
@@ -56,26 +75,61 @@ PROMPT_VERSION = 2
 PLACEHOLDERS = {"answer": ("question", "reference", "answer"), "reasoning": ("question", "reasoning")}
 CONTEXT_KEYS = ("counters", "judge", "reference_model")
 # ASCII only: `\d` would also take other scripts' digits (`SCORE: ５`), which no judge prompt asks for.
-_SCORE_LINE = re.compile(r"SCORE\s*:\s*([0-9]{1,3}(?:\.[0-9]{1,12})?|\.[0-9]{1,12})", re.IGNORECASE | re.ASCII)
+# A sign is read so that `SCORE: -1` is reported as out of range rather than as no score.
+_SCORE_LINE = re.compile(r"SCORE\s*:\s*([-+]?(?:[0-9]{1,4}(?:\.[0-9]{1,12})?|\.[0-9]{1,12}))", re.IGNORECASE | re.ASCII)
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _MAX_SCORE_LINE = 64
+# Defaults of the settings the judge schema may not declare yet (read with these when absent).
+DEFAULT_SCORE_SCALE = 1.0
+DEFAULT_MAX_REPLY_BYTES = 65536
+# The largest scale the score line can write (four integer digits).
+MAX_SCORE_SCALE = 1000
+# How much of a non-200 body is read: enough for the 200 characters an error line shows.
+ERROR_BODY_BYTES = 4096
+# Why a reply gives no score (counted as judge/bad_reply/<reason>).
+PROBLEMS = ("empty", "too_long", "no_score", "out_of_range")
 
 
 # --- prompts and replies ---
 
 
-def parse_score(reply: Any) -> float | None:
-    """The score on the reply's last non-empty line (`SCORE: 0.73`), clamped to [0, 1]; else None."""
-    if not isinstance(reply, str):
-        return None
-    lines = reply.rstrip().rsplit("\n", 1)
-    last = lines[-1].strip()
-    if not last or len(last) > _MAX_SCORE_LINE:
-        return None
-    match = _SCORE_LINE.fullmatch(last)
-    if match is None:
-        return None
-    return min(1.0, max(0.0, float(match.group(1))))
+@dataclass(frozen=True)
+class ScoreReader:
+    """Reads a judge reply: (score in [0, 1], None) or (None, why it gives no score)."""
+
+    scale: float = DEFAULT_SCORE_SCALE
+    max_bytes: int = DEFAULT_MAX_REPLY_BYTES
+
+    def __call__(self, reply: Any) -> tuple[float | None, str | None]:
+        if not isinstance(reply, str) or not reply.strip():
+            return None, "empty"
+        # A character is at least one byte: the cheap test first, the exact one only when it can matter.
+        if len(reply) > self.max_bytes or len(reply.encode("utf-8", "replace")) > self.max_bytes:
+            return None, "too_long"
+        last = reply.rstrip().rsplit("\n", 1)[-1].strip()
+        match = _SCORE_LINE.fullmatch(last) if len(last) <= _MAX_SCORE_LINE else None
+        if match is None:
+            return None, "no_score"
+        value = float(match.group(1))
+        if not 0 <= value <= self.scale:
+            return None, "out_of_range"
+        return value / self.scale + 0.0, None  # + 0.0: `-0` reads as 0.0, not -0.0
+
+
+def parse_score(
+    reply: Any, scale: float = DEFAULT_SCORE_SCALE, max_bytes: int = DEFAULT_MAX_REPLY_BYTES
+) -> float | None:
+    """The score on the reply's last non-empty line (`SCORE: 0.73`) divided by `scale`; None when the
+    reply gives no valid score (see `ScoreReader`)."""
+    return ScoreReader(scale, max_bytes)(reply)[0]
+
+
+def last_line(reply: str | None, limit: int = 60) -> str:
+    """The reply's last non-empty line, cut to `limit` characters and quoted with escapes (for one-line messages)."""
+    if not reply or not reply.strip():
+        return "''"
+    line = reply.rstrip().rsplit("\n", 1)[-1].strip()
+    return repr(line if len(line) <= limit else line[:limit] + "...")
 
 
 def _defuse(text: str) -> str:
@@ -174,6 +228,12 @@ class JudgeSettings:
     openai: OpenAISettings
     reference: ReferenceSettings
     max_failure_rate: float = 0.2
+    score_scale: float = DEFAULT_SCORE_SCALE
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
+
+    @property
+    def reader(self) -> ScoreReader:
+        return ScoreReader(self.score_scale, self.max_reply_bytes)
 
 
 def _plain(node: Any) -> dict:
@@ -186,8 +246,8 @@ def _plain(node: Any) -> dict:
     return dict(node)
 
 
-def _number(node: dict, key: str, path: str, kind: type, minimum: float) -> Any:
-    value = node.get(key)
+def _number(node: dict, key: str, path: str, kind: type, minimum: float, default: Any = None) -> Any:
+    value = node.get(key, default)
     try:
         if isinstance(value, bool) or value is None:
             raise ValueError
@@ -216,11 +276,98 @@ def _rate(value: Any) -> float:
     return float(value)
 
 
+def _scale(value: Any) -> float:
+    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if number is None or not 0 < number <= MAX_SCORE_SCALE:
+        raise ConfigError(
+            f"judge.score_scale={value!r} must be a number above 0 and at most {MAX_SCORE_SCALE}: the top of the "
+            "scale the judge prompts ask for (1 for 0-1, 10 for a 0-10 judge; a score is divided by it)"
+        )
+    return float(number)
+
+
+# Letters, digits and `_`, not starting with a digit: what a shell can `export`.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# A key made only of letters, digits and `_` (`gsk_` + 52 random characters) still has a long word with
+# digits or with both cases; the words of a variable name are short, or spelled in one case.
+_KEY_LIKE_WORD = re.compile(
+    r"(?=[A-Za-z0-9]*[0-9]|[A-Za-z0-9]*[a-z][A-Za-z0-9]*[A-Z]|[A-Za-z0-9]*[A-Z][A-Za-z0-9]*[a-z])[A-Za-z0-9]{16,}"
+)
+_CONVENTIONAL_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+KEY_IN_CONFIG = (
+    "judge.openai.api_key_env must be the NAME of an environment variable (letters, digits and _, e.g. "
+    "JUDGE_API_KEY); the value given is not one and may be the key itself, so it is not shown: run "
+    "`export JUDGE_API_KEY=<the key>` and pass judge.openai.api_key_env=JUDGE_API_KEY"
+)
+
+
+def is_env_name(value: Any) -> bool:
+    """True for a plausible environment-variable name; False for anything else, a key pasted in its place included."""
+    if not isinstance(value, str) or _ENV_NAME.fullmatch(value) is None:
+        return False
+    return not any(_KEY_LIKE_WORD.fullmatch(word) for word in value.split("_"))
+
+
+def _api_key_env_values(cfg: Any) -> list[Any]:
+    """Every value a config gives judge.openai.api_key_env: the composed one, and those in the command
+    line's overrides and the sweeper's parameters (a sweep's values are not in the composed config)."""
+    from omegaconf import OmegaConf
+
+    field = "judge.openai.api_key_env"
+    values: list[Any] = []
+    # An interpolation that does not resolve is Hydra's to report.
+    with contextlib.suppress(Exception):
+        values.append(OmegaConf.select(cfg, field, default=None))
+    overrides: list[str] = []
+    with contextlib.suppress(Exception):
+        overrides += [str(o) for o in (OmegaConf.select(cfg, "hydra.overrides.task", default=None) or [])]
+    with contextlib.suppress(Exception):
+        params = OmegaConf.select(cfg, "hydra.sweeper.params", default=None)
+        if params is not None:
+            overrides += [f"{key}={value}" for key, value in OmegaConf.to_container(params, resolve=False).items()]
+    mentioned = [o for o in overrides if field in o]
+    if not mentioned:
+        return values
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    for text in mentioned:
+        try:
+            (override,) = parser.parse_overrides([text])
+        except Exception:
+            values.append(text.split("=", 1)[-1])  # not parsable: judge the raw text
+            continue
+        if override.key_or_group != field:
+            continue
+        if override.is_sweep_override():
+            values += list(override.sweep_string_iterator())
+        else:
+            values.append(override.value())
+    return values
+
+
+def refuse_key_in_config(cfg: Any) -> None:
+    """Refuse, with one line that does not show it, a judge.openai.api_key_env that is not a variable name.
+
+    Meant for a Hydra callback's `on_run_start` and `on_multirun_start`, which run before Hydra writes
+    `.hydra/*.yaml`, `multirun.yaml` or a launcher's job files (and before a sweep prints its jobs'
+    overrides), so a key pasted there never reaches the disk. `settings` refuses it too, later.
+    """
+    for value in _api_key_env_values(cfg):
+        if value is not None and not is_env_name(value):
+            raise ConfigError(KEY_IN_CONFIG)
+
+
 def settings(judge: Any) -> JudgeSettings:
     """Validated judge settings from the `judge` config group (a DictConfig or a dict)."""
     cfg = _plain(judge)
     if not cfg:
         raise ConfigError("judge: no judge config; add judge=default to the defaults (conf/judge/default.yaml)")
+    oa = cfg.get("openai") or {}
+    # First, and never echoed: a key pasted here must not reach any message.
+    key_env = oa.get("api_key_env")
+    if key_env is not None and not is_env_name(key_env):
+        raise ConfigError(KEY_IN_CONFIG)
     backend = cfg.get("backend")
     if backend not in BACKENDS:
         raise ConfigError(f"judge.backend={backend!r} is unknown; use one of {', '.join(BACKENDS)}")
@@ -230,7 +377,6 @@ def settings(judge: Any) -> JudgeSettings:
         missing = [f"{{{n}}}" for n in names if f"{{{n}}}" not in template]
         if missing:
             raise ConfigError(f"judge.prompts.{kind} must contain {', '.join(missing)}")
-    oa = cfg.get("openai") or {}
     ref = cfg.get("reference") or {}
     wrapper = _text(ref, "chat_wrapper", "judge.reference")
     if "{prompt}" not in wrapper:
@@ -242,10 +388,12 @@ def settings(judge: Any) -> JudgeSettings:
         prompts={k: prompts[k] for k in PLACEHOLDERS},
         replies_path=_text(cfg, "replies_path", "judge", optional=True),
         max_failure_rate=_rate(cfg.get("max_failure_rate", 0.2)),
+        score_scale=_scale(cfg.get("score_scale", DEFAULT_SCORE_SCALE)),
+        max_reply_bytes=_number(cfg, "max_reply_bytes", "judge", int, 64, DEFAULT_MAX_REPLY_BYTES),
         openai=OpenAISettings(
             base_url=_text(oa, "base_url", "judge.openai") or "",
             model=_text(oa, "model", "judge.openai") or "",
-            api_key_env=_text(oa, "api_key_env", "judge.openai", optional=True),
+            api_key_env=key_env,
             concurrency=_number(oa, "concurrency", "judge.openai", int, 1),
             timeout_s=_number(oa, "timeout_s", "judge.openai", float, 0.001),
             retries=_number(oa, "retries", "judge.openai", int, 0),
@@ -309,39 +457,66 @@ class ReplyCache:
 
 
 class JudgeUnavailable(UserError):
-    """Too many judge requests of one batch failed: training on would use the other terms alone."""
+    """Too many judgments of one batch failed, or the judge failed its start-up test: training on would
+    use the other terms alone."""
 
 
-REDACTED = "[redacted]"
+@dataclass(frozen=True)
+class Reply:
+    """A backend's answer to one prompt: the reply text, or why there is none (`error`)."""
+
+    text: str | None
+    cached: bool = False
+    error: str | None = None
+
+
+def _read_capped(resp: Any, limit: int) -> tuple[bytes, bool]:
+    """(at most `limit` bytes of the body, whether that is the whole body), never reading much past the limit."""
+    declared = resp.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return b"", False
+    data = bytearray()
+    for chunk in resp.iter_bytes():
+        data += chunk
+        if len(data) > limit:
+            return bytes(data[:limit]), False
+    return bytes(data), True
 
 
 class OpenAIBackend:
     """Chat completions over HTTP: bounded concurrency, timeout, retries with backoff, reply cache.
 
     The API key never leaves in a message: every text taken from a response (an error body, a
-    reply) has it replaced by `[redacted]` before it is printed, logged, cached or raised.
+    reply) has it replaced by `[redacted]`, in any spelling, before it is printed, logged, cached or
+    raised. Replies are read as a stream and abandoned past `reader.max_bytes`.
     """
 
-    def __init__(self, s: OpenAISettings, system: str, counters: Counters, max_failure_rate: float = 1.0) -> None:
+    def __init__(self, s: OpenAISettings, system: str, counters: Counters, reader: ScoreReader | None = None) -> None:
         self.s = s
         self.system = system
         self.counters = counters
-        self.max_failure_rate = max_failure_rate
+        self.reader = reader or ScoreReader()
         self.url = s.base_url.rstrip("/") + "/chat/completions"
         root = Path(s.cache_dir or DEFAULT_CACHE).expanduser() / "judge" if s.cache else None
         self.cache = ReplyCache(root)
         self.api_key: str | None = None
         if s.api_key_env:
+            if not is_env_name(s.api_key_env):
+                raise ConfigError(KEY_IN_CONFIG)
             self.api_key = os.environ.get(s.api_key_env)
             if not self.api_key:
+                # Named only when spelled as variables conventionally are: a key of short words of letters,
+                # digits and _ passes is_env_name, and must not be echoed either.
+                named = f"={s.api_key_env}" if _CONVENTIONAL_NAME.fullmatch(s.api_key_env) else ""
                 raise ConfigError(
-                    f"judge.openai.api_key_env={s.api_key_env}: that environment variable is not set; export it, "
+                    f"judge.openai.api_key_env{named}: that environment variable is not set; export it, "
                     "or set judge.openai.api_key_env=null for a server that needs no key"
                 )
+        self._redact = Redactor([self.api_key])
 
     def redact(self, text: str) -> str:
-        """`text` without the API key (a server may echo the Authorization header back)."""
-        return text.replace(self.api_key, REDACTED) if self.api_key else text
+        """`text` without the API key in any spelling (a server may echo the Authorization header back)."""
+        return self._redact(text)
 
     def cache_key(self, body: dict[str, Any]) -> str:
         """The reply cache key: endpoint, prompt version and the request (model, messages, sampling)."""
@@ -357,6 +532,20 @@ class OpenAIBackend:
             "max_tokens": self.s.max_tokens,
         }
 
+    def client(self, workers: int) -> Any:
+        import httpx
+
+        # identity: a compressed body could expand far past the size limit inside one network chunk.
+        headers = {"Accept-Encoding": "identity"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+        return httpx.Client(timeout=httpx.Timeout(self.s.timeout_s), headers=headers, limits=limits)
+
+    def _error_text(self, data: bytes) -> str:
+        # One line, the key out, then cut: redacting first means no prefix of the key survives the cut.
+        return self.redact(" ".join(data.decode("utf-8", "replace").split()))[:200]
+
     def _post(self, client: Any, body: dict[str, Any]) -> tuple[str | None, str | None]:
         """(reply, None), or (None, why) once retries are spent or the server refused the request."""
         import httpx
@@ -367,21 +556,26 @@ class OpenAIBackend:
                 self.counters.add("judge/retries")
                 time.sleep(min(self.s.max_backoff_s, self.s.backoff_s * 2 ** (attempt - 1)))
             try:
-                resp = client.post(self.url, json=body)
+                with client.stream("POST", self.url, json=body) as resp:
+                    status = resp.status_code
+                    data, whole = _read_capped(resp, self.reader.max_bytes if status == 200 else ERROR_BODY_BYTES)
             except httpx.TransportError as exc:  # connection refused/reset, timeouts
                 error = type(exc).__name__
                 continue
-            if resp.status_code == 429 or resp.status_code >= 500:
-                error = f"HTTP {resp.status_code}"
+            except httpx.HTTPError as exc:  # a body that cannot be decoded, too many redirects: not transient
+                return None, type(exc).__name__
+            if status == 429 or status >= 500:
+                error = f"HTTP {status}"
                 continue
-            if resp.status_code in (401, 403):
+            if status in (401, 403):
                 # The body may quote part of the key; say where the key comes from instead.
-                return None, f"HTTP {resp.status_code} (not retried): check the key in judge.openai.api_key_env"
-            if resp.status_code != 200:
-                # Redacted before it is cut, so no prefix of the key survives the cut either.
-                return None, f"HTTP {resp.status_code} (not retried): {self.redact(resp.text)[:200]}"
+                return None, f"HTTP {status} (not retried): check the key in judge.openai.api_key_env"
+            if status != 200:
+                return None, f"HTTP {status} (not retried): {self._error_text(data)}"
+            if not whole:
+                return None, f"a reply over judge.max_reply_bytes={self.reader.max_bytes} bytes (not read further)"
             try:
-                content = resp.json()["choices"][0]["message"]["content"]
+                content = json.loads(data)["choices"][0]["message"]["content"]
             except (ValueError, KeyError, IndexError, TypeError):
                 return None, "a 200 response without choices[0].message.content"
             if not isinstance(content, str):
@@ -389,7 +583,7 @@ class OpenAIBackend:
             return self.redact(content), None
         return None, error
 
-    def _one(self, client: Any, prompt: str) -> tuple[str | None, str | None]:
+    def _one(self, client: Any, prompt: str) -> Reply:
         t0 = time.perf_counter()
         body = self.body(prompt)
         reply, error = self._post(client, body)
@@ -397,49 +591,70 @@ class OpenAIBackend:
         self.counters.observe("judge/latency_s", time.perf_counter() - t0)
         if reply is None:
             self.counters.add("judge/failures")
-        else:
+        elif self.reader(reply)[0] is not None:
+            # Only a reply that gives a score is kept: a bad one is asked again next time, not served for good.
             self.cache.put(self.cache_key(body), reply)
-        return reply, error
+        return Reply(reply, False, error)
 
-    def complete(self, prompts: list[str]) -> list[tuple[str | None, bool]]:
-        """(reply or None, served from the cache) for each prompt."""
-        import httpx
-
-        out: list[tuple[str | None, bool]] = [(None, False)] * len(prompts)
+    def complete(self, prompts: list[str]) -> list[Reply]:
+        """A `Reply` for each prompt (from the cache when it holds one that gives a score); never raises."""
+        out: list[Reply] = [Reply(None)] * len(prompts)
         todo = []
         for i, prompt in enumerate(prompts):
             cached = self.cache.get(self.cache_key(self.body(prompt)))
-            if cached is not None:
+            if cached is not None and self.reader(cached)[0] is not None:
                 self.counters.add("judge/cache_hits")
-                out[i] = (cached, True)
+                out[i] = Reply(cached, True)
             else:
                 todo.append(i)
         if not todo:
             return out
         workers = min(self.s.concurrency, len(todo))
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-        with (
-            httpx.Client(timeout=httpx.Timeout(self.s.timeout_s), headers=headers, limits=limits) as client,
-            ThreadPoolExecutor(max_workers=workers) as pool,
-        ):
+        with self.client(workers) as client, ThreadPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(lambda i: self._one(client, prompts[i]), todo))
-        errors = [err for _, err in results if err is not None]
-        for i, (reply, _) in zip(todo, results, strict=True):
-            out[i] = (reply, False)
-        if errors and len(errors) > self.max_failure_rate * len(todo):
-            raise JudgeUnavailable(
-                f"judge: {len(errors)} of {len(todo)} requests to {self.url} failed (last: {errors[-1]}), above "
-                f"judge.max_failure_rate={self.max_failure_rate:g}; start the judge server or fix "
-                "judge.openai.base_url (stops here; a training run keeps its last checkpoint)"
-            )
-        if errors:
-            print(
-                f"r1exp: warning: judge: {len(errors)} of {len(todo)} requests to {self.url} failed "
-                f"(last: {errors[-1]}); those rows get no judge reward",
-                file=sys.stderr,
-            )
+        for i, reply in zip(todo, results, strict=True):
+            out[i] = reply
         return out
+
+    def probe(self, prompt: str) -> None:
+        """One judgment of `prompt`, not cached: one line unless the server answers with a reply that gives a score."""
+        with self.client(1) as client:
+            reply, error = self._post(client, self.body(prompt))
+        where = f"the judge at {self.url} failed a test judgment before the model loads"
+        if reply is None:
+            # 401/403 already say where the key comes from.
+            fix = "" if error.startswith(("HTTP 401", "HTTP 403")) else "; " + self.fix(_error_cause(error))
+            raise JudgeUnavailable(f"{where}: {error}{fix}")
+        _, problem = self.reader(reply)
+        if problem is not None:
+            raise JudgeUnavailable(
+                f"{where}: its reply gives no score ({problem}: {last_line(reply)}); {self.fix(problem)}"
+            )
+
+    def describe(self) -> str:
+        return f"requests to {self.url}"
+
+    def fix(self, problem: str) -> str:
+        return FIX.get(problem, FIX["no_score"]).format(scale=f"{self.reader.scale:g}")
+
+
+# What to do about each kind of failure, in one clause.
+FIX = {
+    "unreachable": "start the judge server or fix judge.openai.base_url",
+    "rejected": "the server refused the request: check judge.openai.model, judge.openai.api_key_env and its log",
+    "no_score": "make the judge end its reply with one line `SCORE: <a number from 0 to {scale}>` "
+    "(judge.prompts, judge.openai.model), or set judge.score_scale to the scale it scores on",
+    "empty": "make the judge end its reply with one line `SCORE: <a number from 0 to {scale}>` "
+    "(judge.prompts, judge.openai.model)",
+    "out_of_range": "the judge scores outside 0 to {scale}: set judge.score_scale to the top of its scale "
+    "(10 for a 0-10 judge) or fix judge.prompts",
+    "too_long": "raise judge.max_reply_bytes or lower judge.openai.max_tokens",
+}
+# judge.backend=reference: the run's own model writes the judgments.
+REFERENCE_FIX = (
+    "the run's model does not follow the judge prompt: use judge.backend=openai with an instruction-tuned judge "
+    "(or raise judge.max_failure_rate to train without those rows' judge reward)"
+)
 
 
 NO_REFERENCE_MODEL = (
@@ -451,27 +666,38 @@ NO_REFERENCE_MODEL = (
 class ReferenceBackend:
     """The run's reference model writes the judgment, greedily, in process."""
 
-    def __init__(self, model: Any, s: ReferenceSettings, system: str, counters: Counters) -> None:
+    def __init__(self, model: Any, s: ReferenceSettings, system: str, counters: Counters, scale: float = 1.0) -> None:
         if model is None or not getattr(model, "bound", True):
             raise ConfigError(NO_REFERENCE_MODEL)
         self.model = model
         self.s = s
         self.system = system
         self.counters = counters
+        self.scale = scale
 
-    def complete(self, prompts: list[str]) -> list[tuple[str | None, bool]]:
+    def complete(self, prompts: list[str]) -> list[Reply]:
         texts = [fill(self.s.chat_wrapper, {"system": self.system, "prompt": p}) for p in prompts]
         t0 = time.perf_counter()
         replies = self.model.generate(texts, max_new_tokens=self.s.max_new_tokens, batch_size=self.s.batch_size)
         self.counters.add("judge/calls", len(texts))
         self.counters.observe("judge/latency_s", (time.perf_counter() - t0) / max(len(texts), 1))
-        return [(r, False) for r in replies]
+        return [Reply(r if isinstance(r, str) else None) for r in replies]
+
+    def describe(self) -> str:
+        return "judgments by the run's reference model"
+
+    def fix(self, problem: str) -> str:
+        if problem == "too_long":
+            return "raise judge.max_reply_bytes or lower judge.reference.max_new_tokens"
+        if problem == "out_of_range":
+            return FIX["out_of_range"].format(scale=f"{self.scale:g}")
+        return REFERENCE_FIX
 
 
 def make_backend(s: JudgeSettings, counters: Counters, reference_model: Any = None) -> Any:
     if s.backend == "openai":
-        return OpenAIBackend(s.openai, s.system, counters, s.max_failure_rate)
-    return ReferenceBackend(reference_model, s.reference, s.system, counters)
+        return OpenAIBackend(s.openai, s.system, counters, s.reader)
+    return ReferenceBackend(reference_model, s.reference, s.system, counters, s.score_scale)
 
 
 # --- judging ---
@@ -481,6 +707,13 @@ def judge_prompts(kind: str, items: list[dict[str, str]], s: JudgeSettings) -> l
     """The judge prompt of each item: the kind's template with every value quoted."""
     template = s.prompts[kind]
     return [fill(template, {k: quote(k, v, s.max_chars) for k, v in item.items()}) for item in items]
+
+
+# The start-up test judgment: an answer equal to its reference, which any judge scores at the top.
+PROBE_ITEM = {"question": "What is 2 + 3?", "reference": "5", "answer": "5"}
+# Endpoints already tested, per run (keyed by the run's Counters, which lives exactly as long as the run):
+# the answer and reasoning terms share one test request.
+_PROBED: weakref.WeakKeyDictionary[Counters, set[tuple]] = weakref.WeakKeyDictionary()
 
 
 class RunBackend:
@@ -493,10 +726,74 @@ class RunBackend:
         self.reference_model = reference_model
         self._backend: Any = None
 
-    def complete(self, prompts: list[str]) -> list[tuple[str | None, bool]]:
+    @property
+    def backend(self) -> Any:
         if self._backend is None:
             self._backend = make_backend(self.s, self.counters, self.reference_model)
-        return self._backend.complete(prompts)
+        return self._backend
+
+    def complete(self, prompts: list[str]) -> list[Reply]:
+        return self.backend.complete(prompts)
+
+    def preflight(self) -> None:
+        """One test judgment per run and endpoint (openai); nothing for judge.backend=reference, whose
+        model is not loaded yet (its check is the failure stop of every batch)."""
+        if self.s.backend != "openai":
+            return
+        endpoint = (self.s.openai.base_url, self.s.openai.model, self.s.openai.api_key_env)
+        done = _PROBED.setdefault(self.counters, set())
+        if endpoint in done:
+            return
+        done.add(endpoint)
+        try:
+            self.backend.probe(judge_prompts("answer", [PROBE_ITEM], self.s)[0])
+        except JudgeUnavailable as exc:
+            if self.s.max_failure_rate < 1:
+                raise
+            # judge.max_failure_rate=1 tolerates every failed judgment: say so once, and go on.
+            print(
+                f"r1exp: warning: {exc}; judge.max_failure_rate=1 tolerates it: rows the judge cannot score get "
+                "no judge reward",
+                file=sys.stderr,
+            )
+
+
+def _failure_line(backend: Any, s: JudgeSettings, judged: int, errors: list[str], bad: list[tuple[str, str]]) -> str:
+    """`N of M judgments failed (...)`: how many, why, the last example of each cause."""
+    parts = []
+    if errors:
+        parts.append(f"{len(errors)} {backend.describe()} failed (last: {errors[-1]})")
+    if bad:
+        reasons = Tally(problem for problem, _ in bad)
+        kinds = ", ".join(f"{n} {problem}" for problem, n in reasons.most_common())
+        problem, text = bad[-1]
+        example = "" if problem == "too_long" else f", last: {text}"
+        parts.append(f"{len(bad)} replies gave no valid score ({kinds}{example})")
+    return f"{len(errors) + len(bad)} of {judged} judgments failed: {'; '.join(parts)}"
+
+
+def _error_cause(error: str) -> str:
+    """The FIX entry for a request that gave no reply text."""
+    if "judge.max_reply_bytes" in error:
+        return "too_long"
+    return "rejected" if error.startswith("HTTP 4") else "unreachable"
+
+
+def _stop_or_warn(backend: Any, s: JudgeSettings, judged: int, errors: list[str], bad: list[tuple[str, str]]) -> None:
+    """Raise one line above judge.max_failure_rate; below it, one warning line (those rows get None)."""
+    failed = len(errors) + len(bad)
+    if not failed:
+        return
+    line = _failure_line(backend, s, judged, errors, bad)
+    if failed > s.max_failure_rate * judged:
+        # The commonest cause names the fix.
+        causes = Tally(problem for problem, _ in bad) + Tally(_error_cause(e) for e in errors)
+        fix = backend.fix(causes.most_common(1)[0][0])
+        raise JudgeUnavailable(
+            f"judge: {line}, above judge.max_failure_rate={s.max_failure_rate:g}; {fix} "
+            "(stops here; a training run keeps its last checkpoint)"
+        )
+    print(f"r1exp: warning: judge: {line}; those rows get no judge reward", file=sys.stderr)
 
 
 def run_judge(
@@ -507,13 +804,15 @@ def run_judge(
     reference_model: Any = None,
     backend: Any = None,
 ) -> list[float | None]:
-    """Scores in [0, 1] (None: no reply, or a reply that does not parse) for each item.
+    """Scores in [0, 1] for each item; None where the judgment failed (no reply, or a reply without a
+    valid score), and the batch stops with one line when more than judge.max_failure_rate failed.
 
     `backend`: the run's (see `RunBackend`); without one, a backend is built for this call.
     """
     if not items:
         return []
     s = settings(judge)
+    reader = s.reader
     counters = counters if counters is not None else Counters()
     prompts = judge_prompts(kind, items, s)
     # Identical prompts (a GRPO group often repeats a completion) are judged once.
@@ -521,27 +820,35 @@ def run_judge(
     if len(unique) < len(prompts):
         counters.add("judge/cache_hits", len(prompts) - len(unique))
     backend = backend if backend is not None else make_backend(s, counters, reference_model)
-    answered = dict(zip(unique, backend.complete(unique), strict=True))
-    scores: list[float | None] = []
-    for prompt in prompts:
-        reply, _ = answered[prompt]
-        score = parse_score(reply) if reply is not None else None
-        if reply is not None and score is None:
+    replies: list[Reply] = backend.complete(unique)
+    verdicts: dict[str, tuple[Reply, float | None, str | None]] = {}
+    errors: list[str] = []
+    bad: list[tuple[str, str]] = []
+    for prompt, reply in zip(unique, replies, strict=True):
+        if reply.text is None:
+            verdicts[prompt] = (reply, None, None)
+            errors.append(reply.error or "no reply")
+            continue
+        score, problem = reader(reply.text)
+        verdicts[prompt] = (reply, score, problem)
+        if problem is not None:
             counters.add("judge/parse_failures")
-        scores.append(score)
+            counters.add(f"judge/bad_reply/{problem}")
+            bad.append((problem, last_line(reply.text)))
     if s.replies_path:
-        _log_replies(Path(s.replies_path).expanduser(), kind, s.backend, unique, answered)
-    return scores
+        _log_replies(Path(s.replies_path).expanduser(), kind, s.backend, unique, verdicts)
+    _stop_or_warn(getattr(backend, "backend", backend), s, len(unique), errors, bad)
+    return [verdicts[p][1] for p in prompts]
 
 
-def _log_replies(path: Path, kind: str, backend: str, prompts: list[str], answered: dict) -> None:
-    """Append each judgment (prompt, raw reply, parsed score) to a JSONL file, for inspecting the judge."""
+def _log_replies(path: Path, kind: str, backend: str, prompts: list[str], verdicts: dict) -> None:
+    """Append each judgment (prompt, raw reply, score or why none) to a JSONL file, for inspecting the judge."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as fh:
         for prompt in prompts:
-            reply, cached = answered[prompt]
-            row = {"kind": kind, "backend": backend, "prompt": prompt, "reply": reply, "cached": cached}
-            row["score"] = parse_score(reply) if reply is not None else None
+            reply, score, problem = verdicts[prompt]
+            row = {"kind": kind, "backend": backend, "prompt": prompt, "reply": reply.text, "cached": reply.cached}
+            row.update(score=score, problem=problem, error=reply.error)
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
@@ -615,12 +922,13 @@ def check(kwargs: dict[str, Any]) -> None:
     """Fail before any model loads on what a judge term will need: settings, the API key, a reference model.
 
     Without a run context (no `judge` entry: a config test building terms alone) there is nothing to check.
+    Reaching the server is `preflight`'s job, after every config check.
     """
     if kwargs.get("judge") is None:
         return
     s = settings(kwargs["judge"])
     if s.backend == "openai":
-        OpenAIBackend(s.openai, s.system, Counters())  # reads the API key variable
+        OpenAIBackend(s.openai, s.system, Counters(), s.reader)  # reads the API key variable
     elif kwargs.get("reference_model") is None:
         raise ConfigError(NO_REFERENCE_MODEL)
 
@@ -644,8 +952,26 @@ class JudgeReward(Reward):
         backend = RunBackend(settings(kwargs["judge"]), counters, kwargs.get("reference_model"))
         return {**kwargs, "counters": counters, "backend": backend}
 
+    def preflight(self, kwargs: dict[str, Any]) -> None:
+        """Reach the judge once before any model loads (the kwargs `setup` returned); one line if it fails."""
+        backend = kwargs.get("backend")
+        if isinstance(backend, RunBackend):
+            backend.preflight()
+
     def __call__(self, prompts: list, completions: list, **kwargs: Any) -> list[float | None]:
         return self.fn(prompts, completions, **kwargs)
+
+
+def preflight(terms: Iterable[Any]) -> None:
+    """Test the judge of a run's reward terms (RewardTerm objects) with one request before any model loads.
+
+    Call it after every config check: a dead endpoint, a rejected key or a judge whose reply gives no
+    score stops the run with one line. Terms without a judge, and judge.backend=reference, pass untouched.
+    """
+    for term in terms:
+        reward = getattr(term, "reward", None)
+        if isinstance(reward, JudgeReward):
+            reward.preflight(term.kwargs)
 
 
 judge_answer_reward = JudgeReward(judge_answer, columns=("reference",))
