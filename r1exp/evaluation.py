@@ -197,25 +197,102 @@ def bench_rows(cfg: Any) -> list[dict]:
 
 def problem_text(row: dict) -> str:
     """What makes two rows the same problem: Countdown's numbers and target, else the question text."""
-    if row.get("nums") is not None and row.get("target") is not None:
+    if is_countdown(row):
         # Short on purpose: compared by exact match only (the question's long template is shared).
         return f"countdown {' '.join(map(str, sorted(row['nums'])))} target {row['target']}"
     return str(row.get("question") or "")
 
 
+def is_countdown(row: dict) -> bool:
+    """A Countdown instance (numbers and a target) rather than a question in words."""
+    return row.get("nums") is not None and row.get("target") is not None
+
+
+# The evaluation sets (bench options) each kind of training data is checked against, `bench=` or not:
+# text problems against every text set (Chinese math arrives through data=math files as well as
+# data=zh_general ones), Countdown instances against the generated Countdown bench. A set whose file is
+# not there is skipped and listed as such in manifest.json.
+TASK_EVAL_SETS = {
+    "text": ("math500", "gsm8k", "cmath", "gaokao_mc", "cn_middle_school"),
+    "countdown": ("countdown",),
+}
+
+
+def bench_config(name: str) -> Any:
+    """The `bench=NAME` option's composed config (inside a running Hydra app, or from the repo's conf/)."""
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    overrides = [f"bench={name}"]
+    if GlobalHydra.instance().is_initialized():
+        return compose("config", overrides=overrides).bench
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        return compose("config", overrides=overrides).bench
+
+
+def eval_set_rows(name: str, template: Any) -> tuple[list[dict] | None, str | None]:
+    """(rows, None) of the evaluation set `name`, or (None, why) when it is not available here."""
+    import os
+    from pathlib import Path
+
+    from hydra.utils import to_absolute_path
+
+    from r1exp.tasks import build_splits
+
+    bench = bench_config(name)
+    path = bench.get("path")
+    if path is not None:
+        # Relative paths are relative to where the user launched (Hydra's own rule; cwd outside Hydra).
+        file = Path(to_absolute_path(str(Path(str(path)).expanduser())))
+        if not file.is_file():
+            return None, f"no file {path} (set {DATA_DIR_ENV}; now {os.environ.get(DATA_DIR_ENV)!r})"
+    elif bench.get("hub"):
+        # The guard never downloads: a hub-only set is checked only when the run names it with bench=.
+        return None, f"hub dataset {bench.hub}, not a local file"
+    return build_splits(bench, template)[1], None
+
+
 def contamination_record(cfg: Any, train_rows: Sequence[dict], eval_sets: dict[str, Sequence[dict]]) -> dict:
-    """Check the train split against each evaluation set (refused above the threshold); manifest.json's entry."""
-    from r1exp.common.contamination import check
+    """Check the train split against the given sets and every available evaluation set of its task.
+
+    Refused above `contamination.max_fraction` of any set; the returned record (manifest.json) lists
+    every set checked, with its counts, and the sets skipped, with the reason.
+    """
+    from r1exp.common.contamination import NGRAM, check
 
     guard = cfg.get("contamination") or {}
     try:
-        n = int(guard.get("ngram", 13))
+        min_overlap = float(guard.get("min_overlap", 0.65))
         max_fraction = float(guard.get("max_fraction", 0.01))
     except (TypeError, ValueError):
         raise ConfigError(
-            f"contamination.ngram={guard.get('ngram')!r}, contamination.max_fraction={guard.get('max_fraction')!r}: "
-            "need a whole number of tokens and a fraction between 0 and 1"
+            f"contamination.min_overlap={guard.get('min_overlap')!r}, contamination.max_fraction="
+            f"{guard.get('max_fraction')!r}: need two fractions between 0 and 1"
         ) from None
-    sets = {name: [problem_text(r) for r in rows] for name, rows in eval_sets.items() if rows}
-    counts = check([problem_text(r) for r in train_rows], sets, n=n, max_fraction=max_fraction)
-    return {"ngram": n, "max_fraction": max_fraction, "sets": counts}
+    sets = {name: list(rows) for name, rows in eval_sets.items() if rows}
+    skipped: dict[str, str] = {}
+    if train_rows:
+        kind = "countdown" if is_countdown(train_rows[0]) else "text"
+        for name in TASK_EVAL_SETS[kind]:
+            if name in sets or f"bench={name}" in sets:
+                continue
+            rows, why = eval_set_rows(name, cfg.template)
+            if rows:
+                sets[name] = rows
+            else:
+                skipped[name] = why or "empty"
+    texts = {name: [problem_text(r) for r in rows] for name, rows in sets.items()}
+    exact_only = [name for name, rows in sets.items() if is_countdown(rows[0])]
+    counts = check(
+        [problem_text(r) for r in train_rows],
+        texts,
+        min_overlap=min_overlap,
+        max_fraction=max_fraction,
+        exact_only=exact_only,
+    )
+    # The n-gram size is part of the measured method (docs/benchmarks.md), not a setting: recorded as used.
+    record = {"ngram": NGRAM, "min_overlap": min_overlap, "max_fraction": max_fraction}
+    return {**record, "sets": counts, "skipped": skipped}

@@ -1,6 +1,7 @@
 """Countdown arithmetic, exact and without eval: tokens, one operation, a whole expression.
 
-Expressions are non-negative ASCII integer literals, binary + - * /, parentheses and spaces. Values
+Expressions are non-negative ASCII integer literals, binary + - * /, parentheses and whitespace (any
+Unicode whitespace between tokens: a tab, a no-break space, a line break read as a space). Values
 are exact (integers while they stay integers, Fractions after an inexact division), so nothing
 rounds; division by zero, unary signs, implicit multiplication and any other symbol raise
 `InvalidExpression`. Also the Countdown statement, which the offline tiny model's tokenizer is
@@ -20,8 +21,9 @@ from fractions import Fraction
 ALL_OPS = "+-*/"
 PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
 _OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
-# The whole alphabet of an expression: ASCII digits, the four operators, parentheses, spaces.
-_ALPHABET = re.compile(r"[0-9+\-*/() ]*")
+# The whole alphabet of an expression: ASCII digits, the four operators, parentheses, whitespace (`\s` is
+# Unicode whitespace, the characters `str.split()` cuts on, so the tokenizer sees what was allowed).
+_ALPHABET = re.compile(r"[0-9+\-*/()\s]*")
 
 Value = int | Fraction
 

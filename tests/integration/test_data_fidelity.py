@@ -91,7 +91,7 @@ def test_a_small_overlap_below_the_threshold_is_recorded(launch, data_dir, tmp_p
     manifest = json.loads((run / "manifest.json").read_text())
     record = manifest["contamination"]
     assert record["sets"]["bench=math500"]["exact"] == 2 and record["sets"]["bench=math500"]["eval_rows"] == 500
-    assert record["ngram"] == 13 and record["max_fraction"] == 0.01
+    assert record["ngram"] == 3 and record["max_fraction"] == 0.01
     # the periodic evaluation runs on the benchmark, not on the training file
     assert manifest["evaluation"]["periodic_eval_set"] == "bench=math500"
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -24,10 +24,12 @@ def _reference(node: ast.AST) -> Fraction:
 
 
 def reference_value(expr: str) -> Fraction | None:
-    if set(expr) - set("0123456789+-*/() ") or not expr.strip():
+    if {ch for ch in expr if not ch.isspace()} - set("0123456789+-*/()") or not expr.strip():
         return None
+    # Any whitespace separates tokens (Python's parser would end the expression at a line break).
+    spaced = "".join(" " if ch.isspace() else ch for ch in expr)
     # Python refuses leading zeros (`07`); the arithmetic reads them as the integer.
-    cleaned = re.sub(r"(?<![0-9])0+(?=[0-9])", "", expr).strip()
+    cleaned = re.sub(r"(?<![0-9])0+(?=[0-9])", "", spaced).strip()
     try:
         return _reference(ast.parse(cleaned, mode="eval").body)
     except (SyntaxError, ValueError, ZeroDivisionError, RecursionError):
@@ -42,7 +44,7 @@ def ours(expr: str) -> Fraction | None:
     return Fraction(value)
 
 
-PIECES = ["1", "2", "7", "12", "0", "3", "+", "-", "*", "/", "(", ")", " ", "**", "x", "\t", "２", "."]
+PIECES = ["1", "2", "7", "12", "0", "3", "+", "-", "*", "/", "(", ")", " ", "**", "x", "\t", "\u00a0", "\n", "２", "."]
 
 
 @settings(max_examples=800, derandomize=True, deadline=None)
@@ -90,10 +92,28 @@ def test_malformed_expressions_raise(expr):
         evaluate(tokenize(expr))
 
 
-@pytest.mark.parametrize("expr", ["2 x 3", "2\t+ 3", "２ + 3", "2.5", "2 ** 3".replace(" ", "\n")])
+@pytest.mark.parametrize("expr", ["2 x 3", "２ + 3", "2.5", "2\u200b+ 3", "2 \u00b7 3"])
 def test_symbols_outside_the_alphabet_raise(expr):
     with pytest.raises(InvalidExpression):
         tokenize(expr)
+
+
+# Every character Python (and `str.split`) calls whitespace: tab, line breaks, no-break and ideographic
+# spaces, the typographic spaces of U+2000-U+200A, ...; U+200B (zero width) is not whitespace.
+WHITESPACE = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    st.lists(st.sampled_from(["1", "2", "7", "12", "(", ")", "+", "-", "*", "/"]), min_size=1, max_size=10),
+    st.data(),
+)
+def test_any_whitespace_between_tokens_reads_as_a_space(pieces, data):
+    spaced = " ".join(pieces)
+    gaps = [data.draw(st.text(st.sampled_from(WHITESPACE), min_size=1, max_size=3)) for _ in pieces]
+    odd = "".join(p + g for p, g in zip(pieces, gaps, strict=True))
+    assert tokenize(odd) == tokenize(spaced)
+    assert ours(odd) == ours(spaced) == reference_value(spaced)
 
 
 def test_steps_are_recorded_in_evaluation_order_as_fractions():

@@ -1,6 +1,8 @@
 """The Countdown contract, clause by clause (see r1exp/rewards/countdown.py and format.py)."""
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from r1exp.common.answers import last_answer, scored_text
 from r1exp.rewards import total
@@ -52,7 +54,10 @@ NUMS, TARGET = [48, 7, 45, 5], 91  # 48 + 45 - 7 + 5 = 91
         ("2 x 3", [2, 3], 6, False),
         ("2 − 1", [2, 1], 1, False),  # unicode minus
         ("２ + 3", [2, 3], 5, False),  # full-width digit
-        ("2\t+ 3", [2, 3], 5, False),  # only spaces are allowed inside
+        ("2\t+ 3", [2, 3], 5, True),  # any whitespace between tokens
+        ("2\u00a0+\n3 =\u30005", [2, 3], 5, True),
+        ("2\u200b+ 3", [2, 3], 5, False),  # zero-width space is not whitespace
+        ("1\t2 + 3", [12, 3], 15, False),  # whitespace separates literals: 1 and 2, not 12
         ("__import__('os')", [1], 1, False),
         # malformed structure
         ("(48 + 45 - 7 + 5", NUMS, TARGET, False),
@@ -232,3 +237,38 @@ def test_rewards_never_raise_on_hostile_output(completion):
     for name in ("countdown_correct", "strict_format", "soft_format"):
         out = REWARDS[name]([THINK_PROMPT], [completion], nums=[[1, 2]], target=[3])
         assert len(out) == 1 and out[0] in (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+WHITESPACE = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.data())
+def test_a_solution_with_any_whitespace_between_tokens_scores_one(data):
+    """Solved instances respaced with random Unicode whitespace still score 1; a wrong target still 0."""
+    nums = data.draw(st.lists(st.integers(1, 99), min_size=2, max_size=4))
+    ops = data.draw(st.lists(st.sampled_from("+-*"), min_size=len(nums) - 1, max_size=len(nums) - 1))
+    pieces = [str(nums[0])]
+    for op, n in zip(ops, nums[1:], strict=True):
+        pieces += [op, str(n)]
+    target = eval_ints(pieces)
+    assume(target >= 0)  # Countdown targets are non-negative
+    gaps = [data.draw(st.text(st.sampled_from(WHITESPACE), max_size=2)) for _ in pieces]
+    answer = "".join(g + p for g, p in zip(gaps, pieces, strict=True))
+    completion = f"x</think>\n<answer>{answer}</answer>"
+    score = REWARDS["countdown_correct"]([THINK_PROMPT], [completion], nums=[nums], target=[target])
+    assert score == [1.0], repr(answer)
+    assert check_answer(answer + "\u00a0=\t" + str(target), nums, target)
+    assert not check_answer(answer, nums, target + 1)
+
+
+def eval_ints(pieces: list[str]) -> int:
+    """Value of `a op b op c ...` with * before + and - (an independent reference, no eval)."""
+    terms, sign, product = [], 1, int(pieces[0])
+    for op, n in zip(pieces[1::2], pieces[2::2], strict=True):
+        if op == "*":
+            product *= int(n)
+        else:
+            terms.append(sign * product)
+            sign, product = (1 if op == "+" else -1), int(n)
+    return sum(terms) + sign * product

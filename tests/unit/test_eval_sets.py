@@ -66,14 +66,55 @@ def test_contamination_record_of_a_generated_countdown_run():
     cfg = compose(["data.train_size=300", "data.test_size=40"])
     train, test = build_splits(cfg.data, cfg.template)
     record = contamination_record(cfg, train, {"countdown test split": test})
-    assert record["sets"]["countdown test split"]["exact"] == 0  # generated disjoint
-    assert record["ngram"] == 13 and record["max_fraction"] == 0.01
+    # generated disjoint; the Countdown bench is checked without bench=countdown
+    assert record["sets"]["countdown test split"]["exact"] == 0
+    # another seed's generator draws the odd instance of the bench (1 of 512 here): counted, below 1 %
+    assert record["sets"]["countdown"]["eval_rows"] == 512 and record["sets"]["countdown"]["fraction"] <= 0.01
+    assert record["max_fraction"] == 0.01 and record["skipped"] == {} and record["ngram"] == 3
     loose = contamination_record(compose(["contamination.max_fraction=0.5"]), train, {"leaky": train[:5] + test})
-    assert loose["sets"]["leaky"] == {"eval_rows": 45, "exact": 5, "ngram": 0, "fraction": round(5 / 45, 6)}
-    with pytest.raises(ConfigError, match=r"contamination\.max_fraction='lots'"):
-        contamination_record(compose(["contamination.max_fraction=lots"]), train, {"leaky": test})
+    # exact instances only: a neighbour with the same numbers and another target is another instance
+    assert loose["sets"]["leaky"] == {
+        "eval_rows": 45,
+        "exact": 5,
+        "near": 0,
+        "renamed": 0,
+        "fraction": round(5 / 45, 6),
+    }
+    untyped = OmegaConf.create(
+        {"template": OmegaConf.to_container(cfg.template), "contamination": {"max_fraction": "lots"}}
+    )
+    with pytest.raises(ConfigError, match=r"contamination\.min_overlap=None, contamination\.max_fraction='lots'"):
+        contamination_record(untyped, train, {"leaky": test})
     with pytest.raises(ConfigError, match="overlaps the evaluation set leaky: 5 of 45 rows"):
         contamination_record(compose(["contamination.max_fraction=0.05"]), train, {"leaky": train[:5] + test})
+    bench = compose(["bench=countdown"])
+    assert "countdown" not in contamination_record(bench, train, {"bench=countdown": bench_rows(bench)})["sets"]
+
+
+def test_text_training_is_checked_against_every_local_evaluation_set_without_bench(data_dir):
+    """bench=none: 300 MATH-500 problems behind a prefix are refused; a clean file lists what was checked."""
+    math500 = [json.loads(line)["problem"] for line in (data_dir / "math500.test.jsonl").read_text().splitlines()]
+    cfg = compose(["data=math", "data.hub=null", "data.path=train.jsonl"])
+    assert bench_name(cfg) is None
+    leaked = [{"question": "Problem: " + p} for p in math500[:300]]
+    # 300 copies, and one MATH-500 problem that is another's template with other numbers
+    with pytest.raises(
+        ConfigError, match=r"overlaps the evaluation set math500: 30[01] of 500 rows \(0 exact, 300 near"
+    ):
+        contamination_record(cfg, leaked, {})
+    clean = [{"question": f"Compute the sum of the first {k} odd numbers."} for k in range(3, 60)]
+    record = contamination_record(cfg, clean, {})
+    assert set(record["sets"]) == {"math500", "gsm8k", "cmath", "gaokao_mc", "cn_middle_school"}
+    assert all(counts["fraction"] == 0 for counts in record["sets"].values()) and record["skipped"] == {}
+
+
+def test_evaluation_sets_missing_here_are_listed_as_skipped(tmp_path, monkeypatch):
+    monkeypatch.setenv("R1EXP_DATA_DIR", str(tmp_path))
+    cfg = compose(["data=math", "data.hub=null", "data.path=train.jsonl"])
+    record = contamination_record(cfg, [{"question": "What is 2 + 2?"}], {})
+    assert record["sets"] == {}
+    assert set(record["skipped"]) == {"math500", "gsm8k", "cmath", "gaokao_mc", "cn_middle_school"}
+    assert str(tmp_path) in record["skipped"]["math500"] and "no file" in record["skipped"]["math500"]
 
 
 def _instances(n):

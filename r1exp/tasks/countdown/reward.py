@@ -1,7 +1,8 @@
 """Countdown correctness: parse the last answer block as arithmetic, exactly, without eval.
 
 The answer is an expression of non-negative ASCII integer literals, binary + - * /, parentheses and
-spaces, optionally followed by one `= N` where N is the target. The literals must be the row's
+whitespace (any Unicode whitespace: tabs, no-break spaces, line breaks), optionally followed by one
+`= N` where N is the target. The literals must be the row's
 numbers as a multiset, each written as that integer (no leading zeros: `03` is not 3, and `= 091` is
 not 91); the value, computed with rationals, must equal the target. Any other symbol, unary sign,
 `**`, implicit multiplication, decimal, or division by zero makes it incorrect.
