@@ -1,5 +1,7 @@
 """Entry point: `python launch.py [overrides]`. Hydra composes conf/; r1exp.cmd runs the command."""
 
+import warnings
+
 import hydra
 from omegaconf import DictConfig
 
@@ -14,4 +16,13 @@ def main(cfg: DictConfig):
 
 
 if __name__ == "__main__":
+    from r1exp.tracking.launchlog import capture_console
+
+    # Before Hydra sets up logging: everything printed goes to the run dir's launch.log too.
+    capture_console()
+    # r1exp refuses a hydra.searchpath entry that does not exist in one line (r1exp.config.check_searchpath);
+    # Hydra's own two-line warning would stand above it.
+    warnings.filterwarnings(
+        "ignore", message=r"provider=hydra\.searchpath in .* is not available", category=UserWarning
+    )
     guard(main)

@@ -40,6 +40,17 @@ class StorageError(UserError):
     """The run dir (or another output path) cannot be written: full, read-only or not ours."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the job; the message is the one line to print, `signum` the signal.
+
+    A KeyboardInterrupt, so code that cleans up after Ctrl-C (transformers, tqdm) does the same here.
+    """
+
+    def __init__(self, message: str = "", signum: int = 2):
+        super().__init__(message)
+        self.signum = signum
+
+
 # Causes of a failed write that the user fixes (free space, a writable path), not bugs.
 STORAGE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT)
 

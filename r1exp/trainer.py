@@ -50,6 +50,16 @@ class R1GRPOTrainer(GRPOTrainer):
         self._term_sums: dict[str, dict[str, list[float]]] = {"policy": {}, "guided": {}}
         super().__init__(*args, **kwargs)
 
+    def create_model_card(self, model_name=None, dataset_name=None, tags=None):
+        # TRL's card links the base model on the hub and says "fine-tuned version of [None]" for a local
+        # one (the tiny model, a cold start, model.path=DIR); r1exp's names the model either way.
+        from trl.trainer.utils import get_config_model_id
+
+        from r1exp.models import write_model_card
+
+        if self.is_world_process_zero():
+            write_model_card(self.args.output_dir, get_config_model_id(self.model.config))
+
     def _load_optimizer_and_scheduler(self, checkpoint):
         # With world_size > 1 transformers passes map_location=args.device; accelerate gives CPU ranks
         # the device "cpu:<local rank>", and torch.load knows only "cpu" ("don't know how to restore
@@ -169,7 +179,10 @@ class R1GRPOTrainer(GRPOTrainer):
         if parts is None:
             return None
         think, answer = parts
-        for candidate in (think, think.splitlines()[-1]):
+        # The whole reasoning, else its last line; a reference with no reasoning (a reference answer)
+        # has one form only.
+        lines = think.splitlines()
+        for candidate in dict.fromkeys((think, lines[-1] if lines else think)):
             text = render_reference(self.guide_template, candidate, answer)
             ids = self.processing_class(text, add_special_tokens=False)["input_ids"]
             if len(ids) < self.max_completion_length:

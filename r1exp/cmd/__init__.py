@@ -1,10 +1,21 @@
 """Commands: `cmd=NAME` runs `r1exp.cmd.NAME.run(cfg)`, imported only when chosen.
 
 `run` is the task wrapper every job goes through: it records the job's outcome in status.json
-(ok or failed with its one-line error, and wall time) and always closes wandb. A user error in a
-single run is reported as one line (exit status 2). In a multirun no job raises out of the task:
-the failure is recorded (and the traceback logged for bugs), so the sweep finishes and the
-comparison callback can report every job, failed ones included.
+(ok, failed with its one-line error, or interrupted; and wall time) and always closes wandb. A
+user error in a single run is reported as one line (exit status 2). In a multirun no job raises out
+of the task: the failure is recorded (and the traceback logged for bugs), so the sweep finishes and
+the comparison callback can report every job, failed ones included.
+
+A job writes its run dir's records (status.json, .hydra/, launch.log) only once it owns the run in
+it (`r1exp.tracking.rundir.JobRecords`): a launch refused because the dir is busy or holds another
+experiment, or one that fails before it changed anything of an existing run, leaves the dir as it
+was. Everything the launch printed, and the traceback of a crash, is kept in `launch.log`
+(`r1exp.tracking.launchlog`).
+
+Ctrl-C, and SIGTERM outside a Slurm job, end the job with one line (cmd=train: "interrupted at step
+N; the last checkpoint is ...; run the same command to resume"), status.json `interrupted`, the
+run-dir lock released; exit status 130 (SIGINT) or 143 (SIGTERM). In a multirun the sweep stops
+there too.
 
 In a Slurm job, SIGTERM means Slurm is about to kill the job (requeue, preemption, scancel, time
 limit). It also reaches every child process, and wandb's service dies of it, so the run then fails
@@ -26,10 +37,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from r1exp.distributed import peer_failed_since, world
-from r1exp.errors import ConfigError, StorageError, UserError, exit_with, one_line
+from r1exp.errors import ConfigError, Interrupted, StorageError, UserError, exit_with, one_line
 
 COMMANDS = {
     "train": "r1exp.cmd.train",
@@ -44,8 +55,11 @@ log = logging.getLogger(__name__)
 def _write_status(status: str, started: float, error: str | None = None, summary: dict | None = None) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    if not HydraConfig.initialized():
-        return
+    from r1exp.tracking.rundir import job_records
+
+    records = job_records()
+    if not HydraConfig.initialized() or records is None or not records.owned:
+        return  # not this launch's run dir (yet): a refused or early-failed relaunch leaves it as it was
     out = Path(HydraConfig.get().runtime.output_dir)
     rank, size = world()
     record_rank = size > 1 and status == "failed"
@@ -56,6 +70,10 @@ def _write_status(status: str, started: float, error: str | None = None, summary
         if record_rank:
             error = f"rank {rank}: {error}"
         record = {"status": status, "error": error, "wall_time_s": round(time.monotonic() - started, 3)}
+        # Which command's outcome this is (a later cmd=train refuses a dir holding another command's results).
+        command = OmegaConf.select(records.task_cfg, "cmd.name") if records.task_cfg is not None else None
+        if command is not None:
+            record["command"] = command
         if record_rank:
             record["rank"] = rank
         if summary is not None:
@@ -107,20 +125,35 @@ def _close_wandb(failed: bool) -> None:
             log.warning("wandb.finish failed", exc_info=True)
 
 
-def _watch_sigterm() -> threading.Event:
-    """Note a SIGTERM in a submitit Slurm job, keeping submitit's own handler (it ignores it)."""
-    received = threading.Event()
-    if os.environ.get("SUBMITIT_EXECUTOR") != "slurm" or threading.current_thread() is not threading.main_thread():
-        return received
-    previous = signal.getsignal(signal.SIGTERM)
+def _watch_sigterm() -> tuple[threading.Event, Any]:
+    """SIGTERM handling for this job; returns (Slurm's SIGTERM seen, a function that restores the old handler).
 
-    def handler(signum, frame):
-        received.set()
-        if callable(previous):
-            previous(signum, frame)
+    In a submitit Slurm job: note the signal, keeping submitit's own handler (it ignores it; see the
+    module docstring). Elsewhere SIGTERM stops the job like Ctrl-C (`Interrupted` is a
+    KeyboardInterrupt), so it ends with status `interrupted` and its lock released.
+    """
+    received = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        return received, lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+    if os.environ.get("SUBMITIT_EXECUTOR") == "slurm":
+
+        def handler(signum, frame):
+            received.set()
+            if callable(previous):
+                previous(signum, frame)
+
+    else:
+
+        def handler(signum, frame):
+            raise Interrupted("interrupted (SIGTERM)", signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, handler)
-    return received
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+    return received, restore
 
 
 def _unless_terminating(received: threading.Event) -> None:
@@ -137,14 +170,20 @@ def run(cfg: DictConfig) -> Any:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from r1exp.tracking import launchlog, rundir
+
     multirun = HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
     started = time.monotonic()
-    terminating = _watch_sigterm()
+    # Console output into launch.log once the run dir is this launch's (a Slurm job starts here).
+    launchlog.capture_console()
+    terminating, restore_sigterm = _watch_sigterm()
     failed = True
+    bug = False
     try:
         name = cfg.cmd.name
         if name not in COMMANDS:
             raise ConfigError(f"cmd={name} is unknown; choose one of {', '.join(COMMANDS)}")
+        rundir.begin_job(cfg)
         result = importlib.import_module(COMMANDS[name]).run(cfg)
         failed = False
         if isinstance(result, dict) and result.get("already_finished"):
@@ -158,6 +197,14 @@ def run(cfg: DictConfig) -> Any:
 
             print("\n".join(summary_lines(summary)), flush=True)
         return result
+    except KeyboardInterrupt as exc:
+        # Ctrl-C, or SIGTERM outside Slurm: one line, status interrupted (the lock is released by now).
+        _unless_terminating(terminating)
+        line = str(exc) if isinstance(exc, Interrupted) and str(exc) else "interrupted (Ctrl-C)"
+        _write_status("interrupted", started, line)
+        print(f"r1exp: {line}", file=sys.stderr, flush=True)
+        code = 128 + (exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
+        raise SystemExit(code) from None
     except UserError as exc:
         _unless_terminating(terminating)
         _write_status("failed", started, one_line(str(exc)))
@@ -182,6 +229,10 @@ def run(cfg: DictConfig) -> Any:
             log.exception("job failed")
             _end_failed_rank()
             return None
+        # A bug: its traceback, printed when it leaves the process, still goes to launch.log.
+        bug = True
         raise
     finally:
         _close_wandb(failed)
+        restore_sigterm()
+        rundir.end_job(keep_log=bug)

@@ -6,12 +6,23 @@ cold-started model when coldstart is on): with LoRA, TRL disables the adapters (
 from the base plus `peft_config`); with a full fine-tune, TRL loads a second copy from its path. Its
 weight hash goes into manifest.json and is checked again when the run resumes. Resume goes through
 `resume_from_checkpoint` with the base model (never by loading the checkpoint as a PeftModel, which
-would make the trained adapter the reference), from the newest checkpoint r1exp marked complete.
+would make the trained adapter the reference), from the newest checkpoint r1exp marked complete and
+whose files are whole (r1exp/tracking/checkpoints.py).
+
+A relaunch into a run dir changes nothing of the run until every refusal has had its chance (the
+lock, the run's own configuration, the values, the checkpoint, the model's weights); see `run`. With
+no usable checkpoint the run starts over at step 1 with its earlier logs kept aside, so every step
+appears once in every log. Ctrl-C and SIGTERM (outside Slurm) end with one line naming the step and
+the last checkpoint (`Interrupted`, recorded by the task wrapper); NaN or infinite numbers right
+after a resume are one line naming the checkpoint they came from.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import signal
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,17 +32,17 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from r1exp.common import jsonl
-from r1exp.config import check_hardware, check_reward_data, check_train
+from r1exp.config import check_hardware, check_reward_data, check_rows, check_train
 from r1exp.distributed import job_layout, on_rank0, world
-from r1exp.errors import ConfigError
+from r1exp.errors import ConfigError, Interrupted, one_line
 from r1exp.evaluation import bench_name, bench_rows, check_bench_reward, check_trainable, contamination_record
 from r1exp.grpo_args import build_grpo_config, require_vllm
 from r1exp.models import ReferenceModel
-from r1exp.rewards.base import RewardTerm
+from r1exp.rewards.base import RewardTerm, preflight
 from r1exp.rewards.counters import Counters
 from r1exp.tasks import build_terms, data_columns
 from r1exp.tracking import manifest, rundir
-from r1exp.tracking.checkpoints import checkpoint_step, last_checkpoint
+from r1exp.tracking.checkpoints import NonFiniteAfterResume, checkpoint_step, non_finite_line
 
 
 def run_dir() -> Path:
@@ -148,6 +159,9 @@ def check(cfg: DictConfig) -> Checked:
     _check_processes(cfg)
     require_vllm(cfg.generation)
     check_hardware(cfg)
+    # Last before any model loads: a judge endpoint that cannot be reached or read is one line now,
+    # not after the model loaded and the first generation ran.
+    preflight(terms)
     args = build_grpo_config(cfg, out / "checkpoints", weights)
     return Checked(out, terms, counters, reference, args)
 
@@ -171,6 +185,8 @@ def build_data(cfg: DictConfig, args: Any) -> Data:
     # threshold: refused).
     bench = bench_name(cfg)
     eval_rows = bench_rows(cfg) if bench else test_rows
+    # Sizes known only now (a source's own defaults, a short file): enough rows for one step.
+    check_rows(cfg, len(train_rows), len(eval_rows))
     contamination = contamination_record(
         cfg, train_rows, {f"{cfg.data.name} test split": test_rows, **({f"bench={bench}": eval_rows} if bench else {})}
     )
@@ -253,7 +269,7 @@ def wire_callbacks(cfg: DictConfig, checked: Checked, data: Data, trainer: Any, 
 
     from r1exp.curriculum import CurriculumCallback
     from r1exp.tracking.callbacks import CompletionMarker, MetricsCallback, PeriodicEvalCallback, SampleRecorder
-    from r1exp.tracking.console import ConsoleCallback
+    from r1exp.tracking.console import ConsoleCallback, bar_keys
 
     out, terms = checked.out, checked.terms
     accuracy_term = cfg.reward.get("accuracy_term")
@@ -304,7 +320,7 @@ def wire_callbacks(cfg: DictConfig, checked: Checked, data: Data, trainer: Any, 
     # One bar with the key numbers instead of transformers' printed log dicts.
     trainer.pop_callback(ProgressCallback)
     trainer.pop_callback(PrinterCallback)
-    console = ConsoleCallback()
+    console = ConsoleCallback(keys=bar_keys(accuracy_name_of(cfg)))
     trainer.add_callback(timer)
     every = int(cfg.periodic_eval.every)
     if every > 0:
@@ -360,25 +376,65 @@ def start_record(cfg: DictConfig, data: Data, model: Model, previous: dict | Non
     return record
 
 
-def prepare_resume(out: Path, ckpt: Path, data: Data, trainer: Any, record: dict, is_main: bool) -> None:
-    """Resuming from `ckpt`: drop log rows after it, restore the curriculum, record the resume once it happened."""
+def prepare_resume(
+    out: Path, ckpt: Path, data: Data, trainer: Any, record: dict, is_main: bool, composed: dict[str, Any]
+) -> None:
+    """Resuming from `ckpt`: drop log rows after it, restore the curriculum, record the resume once it happened.
+
+    `composed` is this launch's resolved config: keys that may change on resume and did are recorded.
+    """
     from r1exp.curriculum.sampler import load_state
-    from r1exp.tracking.callbacks import ResumeRecorder
+    from r1exp.tracking.callbacks import FiniteAfterResume, ResumeRecorder
 
     step = checkpoint_step(ckpt)
-    # Steps after the checkpoint are trained again: drop their rows so no step appears twice.
     if is_main:
-        jsonl.truncate_after(out / "metrics.jsonl", step)
-        jsonl.truncate_after(out / "samples.jsonl", step)
+        print(f"r1exp: resuming from {ckpt.name} (step {step})", file=sys.stderr, flush=True)
+        # Steps after the checkpoint are trained again: drop their rows so no step appears twice.
+        for name in ("metrics.jsonl", "samples.jsonl"):
+            _, garbled = jsonl.trim_after(out / name, step)
+            if garbled:
+                lines = ", ".join(map(str, garbled[:5])) + (" ..." if len(garbled) > 5 else "")
+                print(
+                    f"r1exp: warning: {out / name}: line(s) {lines} are not valid JSON; moved to "
+                    f"{name}.garbled (the rest is kept)",
+                    file=sys.stderr,
+                    flush=True,
+                )
     if data.curriculum is not None and load_state(data.curriculum, ckpt) is None:
         raise ConfigError(f"{ckpt} has no curriculum state; resume with the curriculum the run started with")
     # Recorded once the trainer has loaded the checkpoint, so the manifest lists only resumes that happened.
     entry = {"from_checkpoint": ckpt.name, "step": step, "git": manifest.git_commit()}
+    changed = _changed_on_resume(record, composed)
+    if changed:
+        entry["changed"] = changed
     trainer.add_callback(ResumeRecorder(out, record, entry, is_main))
+    trainer.add_callback(FiniteAfterResume(ckpt, AFTER_RESUME_STEPS))
 
 
-def finish(out: Path, trainer: Any, data: Data, record: dict, console: Any, timer: Any, is_main: bool) -> dict:
+def _changed_on_resume(record: dict, composed: dict[str, Any]) -> dict[str, list[Any]]:
+    """Keys that may change on resume (r1exp.tracking.identity) and did: key -> [first launch, this launch]."""
+    from r1exp.tracking import identity
+
+    before = identity.flatten(record.get("config") or {})
+    now = identity.flatten(composed)
+    return {k: [before.get(k), v] for k, v in now.items() if identity.may_change(k) and before.get(k) != v}
+
+
+def accuracy_name_of(cfg: DictConfig) -> str:
+    """What the run's `accuracy` is: a rate of correct answers, or a judge's mean score (zh)."""
+    from r1exp.analysis.runs import accuracy_name
+
+    term = cfg.reward.get("accuracy_term")
+    spec = cfg.reward.terms.get(term) if term else None
+    fn = str(spec.get("fn")) if spec is not None else ""
+    return accuracy_name({"reward.accuracy_term": str(term or ""), f"reward.terms.{term}.fn": fn})
+
+
+def finish(
+    out: Path, trainer: Any, data: Data, record: dict, console: Any, timer: Any, is_main: bool, resumed: Path | None
+) -> dict:
     """Final model, plots, and the finished manifest (written last); the run's summary."""
+    from r1exp.tracking.console import wandb_summary
     from r1exp.tracking.plots import plot_run
 
     trainer.save_model(str(out / "checkpoints" / "final"))
@@ -392,65 +448,126 @@ def finish(out: Path, trainer: Any, data: Data, record: dict, console: Any, time
         # Last: a kill before it leaves a run that the next launch finishes (rundir.plan_resume).
         manifest.write(out, record)
     # Printed and stored in status.json by the task wrapper (r1exp/cmd/__init__.py), with the wall time.
+    start = checkpoint_step(resumed) if resumed is not None else 0
     summary = {
         "run_dir": str(out),
         "steps": trainer.state.global_step,
+        # What this launch did: steps it trained, and the checkpoint it started from (None: step 0).
+        "steps_trained": trainer.state.global_step - start,
+        "resumed_from": resumed.name if resumed is not None else None,
         "final": console.final(),
         "plots": [str(p) for p in plots],
         # Mean s/step and its split over the steps this process trained.
         "timing": timer.summary(),
+        # Where the wandb run is (its URL, or the offline folder to sync); None without wandb.
+        "wandb": wandb_summary(),
     }
     return {"run_dir": str(out), "steps": trainer.state.global_step, "plots": summary["plots"], "summary": summary}
 
 
+# Steps after a resume in which non-finite numbers are blamed on the checkpoint (the first update
+# from a damaged optimizer state shows in the next step's sampling).
+AFTER_RESUME_STEPS = 2
+
+
+def _non_finite(exc: BaseException) -> bool:
+    """Whether an error is about NaN or infinite numbers."""
+    return re.search(r"\b(nan|inf)\b", str(exc).lower()) is not None
+
+
+def start_over(out: Path, record: dict, is_main: bool) -> None:
+    """A run with no usable checkpoint trains from step 1: its earlier logs are kept aside, not appended to."""
+    if not is_main:
+        return
+    folder = rundir.restart_logs(out)
+    entry: dict[str, Any] = {"reason": "no usable checkpoint", "git": manifest.git_commit()}
+    if folder is not None:
+        entry["earlier_logs"] = folder.name
+        print(
+            f"r1exp: no usable checkpoint in {out / 'checkpoints'}; training starts over at step 1 "
+            f"(the earlier logs are kept in {folder})",
+            file=sys.stderr,
+            flush=True,
+        )
+    record.pop("final_step", None)
+    record.setdefault("restarts", []).append(entry)
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Check, build (data, model, rewards, trainer), wire callbacks, train, finish."""
+    """Own the run dir, check, build (data, model, rewards, trainer), wire callbacks, train, finish.
+
+    Nothing of an existing run is changed before every refusal had its chance: the lock, the run's
+    own configuration (`rundir.check_relaunch`), the config values and the machine, the checkpoint to
+    resume from, the model (its weights must be the run's). Only then does this launch own the run's
+    records (`rundir.own_records`: .hydra/, launch.log, status.json) and touch its logs.
+    """
     from transformers import set_seed
 
     from r1exp.tracking.console import progress, quiet_libraries
     from r1exp.tracking.timing import StepTimer
 
-    # Before transformers' Trainer stack loads (GRPOConfig does): its import-time prints and loading
-    # bars stay off the console.
-    quiet_libraries(wandb=bool(cfg.logger.get("wandb")))
-    checked = check(cfg)
-    out = checked.out
+    out = run_dir()
     is_main = world()[0] == 0
-    if cfg.resume == "never" and (ckpt := last_checkpoint(out / "checkpoints")) is not None:
-        raise ConfigError(f"run dir {out} already holds {ckpt.name}; pass resume=auto or another hydra.run.dir")
     # One process group owns the run dir: a second launch into it gets one line naming the owner.
     lock = rundir.own_run_dir(out)
+    trainer, ckpt = None, None
     try:
-        # Checkpoints that cannot be loaded are set aside first; a finished run, or one killed after its
-        # last checkpoint, trains no step (a finished single run already stopped in rundir.SkipFinishedRun).
-        # Rank 0 reads the run dir and decides; every rank gets its decision, so all resume from one step.
+        # The run dir holds one experiment: a relaunch composes the run's own configuration.
+        relaunch = on_rank0(lambda: rundir.check_relaunch(out, cfg))
+        previous = relaunch.previous
+        if previous is None:
+            rundir.own_records()  # a new run: its records are this launch's from the start
+        if relaunch.finished:
+            return rundir.skip(out, is_main)
+        # Before transformers' Trainer stack loads (GRPOConfig does): its import-time prints and loading
+        # bars stay off the console.
+        quiet_libraries(wandb=bool(cfg.logger.get("wandb")))
+        checked = check(cfg)
+        # Checkpoints that cannot be loaded are set aside first; a run killed after its last checkpoint
+        # trains no step. Rank 0 reads the run dir and decides; every rank gets its decision.
         plan = on_rank0(lambda: rundir.plan_resume(out, int(cfg.trainer.max_steps)))
-        ckpt, previous = plan.checkpoint, plan.previous
-        if ckpt is not None and previous is None:
-            raise ConfigError(f"run dir {out} has checkpoints but no manifest.json; start a new hydra.run.dir")
-        if plan.finished or plan.finish_only:
-            result = (
-                rundir.finish_from_checkpoint(out, ckpt, is_main) if plan.finish_only else rundir.skip(out, is_main)
-            )
-            return result
+        ckpt = plan.checkpoint
+        if plan.finish_only:
+            rundir.own_records()
+            return rundir.finish_from_checkpoint(out, ckpt, is_main)
 
         set_seed(int(cfg.seed))
         data = build_data(cfg, checked.args)
         model = build_model(cfg, out, data.train_rows, previous)
-        _setup_wandb(cfg, out)
         timer = StepTimer()
         trainer = build_trainer(cfg, checked, data, model, timer)
+        # Every refusal has had its chance: from here on the run is this launch's.
+        rundir.own_records()
         _, console = wire_callbacks(cfg, checked, data, trainer, timer)
         record = start_record(cfg, data, model, previous)
         if ckpt is not None:
-            prepare_resume(out, ckpt, data, trainer, record, is_main)
+            prepare_resume(out, ckpt, data, trainer, record, is_main, OmegaConf.to_container(cfg, resolve=True))
+        elif previous is not None:
+            start_over(out, record, is_main)
+        # After start_over: a run that starts over is a new wandb run.
+        _setup_wandb(cfg, out)
         record["finished"] = False
         if is_main:
             manifest.write(out, record)
 
         with progress(console):
             trainer.train(resume_from_checkpoint=str(ckpt) if ckpt is not None else None)
-        return finish(out, trainer, data, record, console, timer, is_main)
+        result = finish(out, trainer, data, record, console, timer, is_main, ckpt)
+        # What `accuracy` in the summary's `final` is (a judge's mean score on zh), for the printed lines.
+        result["summary"]["accuracy_name"] = accuracy_name_of(cfg)
+        return result
+    except KeyboardInterrupt as exc:
+        # Ctrl-C, or SIGTERM outside Slurm (r1exp.cmd): the task wrapper prints this line and records it.
+        step = trainer.state.global_step if trainer is not None else None
+        signame = "SIGTERM" if isinstance(exc, Interrupted) and exc.signum == signal.SIGTERM else "Ctrl-C"
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        raise Interrupted(rundir.interrupted_line(out, step, signame), signum) from None
+    except RuntimeError as exc:
+        # e.g. torch.multinomial's "probability tensor contains either `inf`, `nan` or element < 0".
+        right_after = ckpt is not None and trainer is not None
+        if right_after and trainer.state.global_step <= checkpoint_step(ckpt) + AFTER_RESUME_STEPS and _non_finite(exc):
+            raise NonFiniteAfterResume(non_finite_line(ckpt, one_line(str(exc)))) from exc
+        raise
     finally:
         # Also on failure: a sweep runs its next job in this process, and a relaunch must not wait.
         if lock is not None:

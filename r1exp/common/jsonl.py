@@ -1,7 +1,9 @@
 """The one JSON-lines reader and writer.
 
 Run logs are appended row by row and trimmed atomically when a run resumes (`append`, `read`,
-`truncate_after`); input files are read with line numbers (`read_numbered`), either skipping bad
+`trim_after`: a torn last line, left by a kill mid-write, is dropped; a line that is not JSON in the
+middle of the file is damage, so it is moved to `<file>.garbled` with its line number, never dropped
+silently); input files are read with line numbers (`read_numbered`), either skipping bad
 lines with a message each (cmd=score) or stopping at the first one (`read_records`, data sources).
 """
 
@@ -87,11 +89,42 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def trim_after(path: Path, step: int) -> tuple[int, list[int]]:
+    """Keep rows with `step` <= step (the checkpoint a resume starts from): (rows dropped, garbled lines).
+
+    A line that does not parse and is not the last one is appended to `<path>.garbled` as
+    `<line number>: <text>`; its line number is returned so the caller can say so. A torn last
+    line (a kill mid-write) belongs to a step after the checkpoint and is dropped with it.
+    """
+    path = Path(path)
+    if not path.exists():
+        return 0, []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    kept: list[str] = []
+    garbled: list[tuple[int, str]] = []
+    dropped = 0
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            keep = int(row.get("step", 0)) <= step
+        except (ValueError, TypeError, AttributeError):
+            if i != last:
+                garbled.append((i + 1, line))
+            continue
+        if keep:
+            kept.append(json.dumps(row, ensure_ascii=False) + "\n")
+        else:
+            dropped += 1
+    if garbled:
+        with open(Path(str(path) + ".garbled"), "a", encoding="utf-8") as fh:
+            fh.write("".join(f"{n}: {text}\n" for n, text in garbled))
+    write_atomic(path, "".join(kept))
+    return dropped, [n for n, _ in garbled]
+
+
 def truncate_after(path: Path, step: int) -> int:
-    """Keep rows with `step` <= step (the checkpoint a resume starts from); return rows dropped."""
-    if not Path(path).exists():
-        return 0
-    rows = read(path)
-    kept = [r for r in rows if int(r.get("step", 0)) <= step]
-    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
-    return len(rows) - len(kept)
+    """`trim_after`, returning only the number of rows dropped."""
+    return trim_after(path, step)[0]

@@ -9,6 +9,7 @@ term shows its inputs and values to its observers, without reaching into TRL's p
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -224,7 +225,9 @@ class CompletionMarker(TrainerCallback):
     """Marks a checkpoint complete after everything in it is written (registered as the last on_save).
 
     Transformers writes trainer_state.json, rotates old checkpoints, then calls on_save; a kill at any
-    point before this marker leaves a checkpoint that resume will not pick.
+    point before this marker leaves a checkpoint that resume will not pick. The marker lists every
+    file with its size and sha256, so a file damaged later is found before a resume uses it
+    (r1exp/tracking/checkpoints.py).
     """
 
     def on_save(self, args, state, control, **kwargs):
@@ -253,3 +256,28 @@ class ResumeRecorder(TrainerCallback):
             from r1exp.tracking import manifest
 
             manifest.write(self.run_dir, self.record)
+
+
+class FiniteAfterResume(TrainerCallback):
+    """The first `steps` logged steps after a resume: a non-finite loss stops the run naming the checkpoint.
+
+    A checkpoint whose optimizer or weights went bad shows first as a NaN loss (or as sampling from
+    a NaN distribution, which cmd=train turns into the same line).
+    """
+
+    def __init__(self, checkpoint: Path, steps: int):
+        self.checkpoint = Path(checkpoint)
+        self.steps = steps
+        self._start: int | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._start = state.global_step
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self._start is None or not logs or "loss" not in logs or state.global_step > self._start + self.steps:
+            return
+        loss = logs["loss"]
+        if isinstance(loss, (int, float)) and not math.isfinite(loss):
+            from r1exp.tracking.checkpoints import NonFiniteAfterResume, non_finite_line
+
+            raise NonFiniteAfterResume(non_finite_line(self.checkpoint, f"loss {loss} at step {state.global_step}"))

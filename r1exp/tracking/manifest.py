@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from r1exp.common.jsonl import write_atomic
+from r1exp.errors import UserError
 
 PACKAGES = ("r1exp", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "hydra-core", "omegaconf")
 
@@ -48,9 +49,29 @@ def path(run_dir: Path) -> Path:
     return Path(run_dir) / "manifest.json"
 
 
+class ManifestDamaged(UserError):
+    """manifest.json exists but cannot be read: the run it describes cannot be checked or resumed."""
+
+
 def read(run_dir: Path) -> dict[str, Any] | None:
+    """The run's manifest, None when there is none; a damaged one is one line (ManifestDamaged)."""
     p = path(run_dir)
-    return json.loads(p.read_text(encoding="utf-8")) if p.exists() else None
+    if not p.exists():
+        return None
+    try:
+        record = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        problem = f"not valid JSON (line {exc.lineno}: {exc.msg})"
+    except UnicodeDecodeError:
+        problem = "not UTF-8 text"
+    else:
+        if isinstance(record, dict):
+            return record
+        problem = f"a JSON {type(record).__name__}, not an object"
+    raise ManifestDamaged(
+        f"{p} is {problem}, so the run in {Path(run_dir)} cannot be checked or resumed; restore the file "
+        "(it is written whole, so another program damaged it), or pass another hydra.run.dir"
+    )
 
 
 def write(run_dir: Path, manifest: dict[str, Any]) -> None:

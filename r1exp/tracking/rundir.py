@@ -1,4 +1,4 @@
-"""Who owns a run dir, and what a relaunch into it has left to do.
+"""Who owns a run dir, who may write its records, and what a relaunch into it has left to do.
 
 Ownership: one process (rank 0 of a data-parallel group) holds `<run dir>/.r1exp.lock`, a small
 JSON file naming its pid, host, process start time and a random token. It is created atomically
@@ -17,11 +17,25 @@ file `.r1exp.lock.takeover-<stale token>` with O_EXCL (one winner per stale lock
 still holds that token, rename it aside, then link the new lock into place. A loser starts over and
 finds the winner's live lock.
 
+Records: a run dir's `.hydra/` (composed config, Hydra's config, overrides), `launch.log` and
+`status.json` describe the run in it, so a launch writes them only once it owns the run
+(`JobRecords.own`): at once when the dir holds no training run yet (a new dir, or one whose earlier
+launches never trained a step); for a relaunch into a run, only after the lock is taken, the
+composed config is the run's own (`r1exp.tracking.identity`) and every check has passed, right before
+the launch changes anything of the run. A refused or failed relaunch (the dir is busy, another
+configuration, a bad value, a model that is not the run's) prints its one line and leaves the dir as
+it was. Hydra would write `.hydra/` before any r1exp code runs (`hydra.core.utils.run_job`, before
+the `on_job_start` callbacks), so conf/config.yaml sets `hydra.output_subdir: null` and r1exp writes
+the same three files itself (`write_hydra_dir`) when it owns the run; Hydra's job log file handler is
+off as well, and `launch.log` is the console as the user saw it (`r1exp.tracking.launchlog`).
+
 Relaunch: `plan_resume` reads the run dir once and says what is left: nothing (the manifest says the
 run finished at or beyond this launch's `max_steps`), only the end (a checkpoint at `max_steps`
 exists: copy its model into `final/`, plots, manifest; no training step is repeated), or training
 from the newest loadable checkpoint (checkpoints that fail the load check are set aside, see
-`r1exp.tracking.checkpoints`).
+`r1exp.tracking.checkpoints`). With no usable checkpoint the run starts over at step 1 and its logs
+start afresh: the earlier metrics.jsonl and samples.jsonl are moved into
+`logs-before-restart-<time>/` (`restart_logs`), so every step appears once in every log.
 """
 
 from __future__ import annotations
@@ -42,10 +56,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hydra.experimental.callback import Callback
-
-from r1exp.errors import STORAGE_ERRNOS, UserError, storage_cause, storage_line
-from r1exp.tracking import checkpoints, manifest
+from r1exp.common.jsonl import write_atomic
+from r1exp.errors import STORAGE_ERRNOS, ConfigError, UserError, storage_cause, storage_line
+from r1exp.tracking import checkpoints, identity, launchlog, manifest
 
 LOCK_NAME = ".r1exp.lock"
 # How often the owner touches its lock, and how old a lock from another host must be to count as
@@ -288,6 +301,198 @@ def own_run_dir(run_dir: Path, **lock_kwargs: Any) -> RunLock | None:
     return held[0] if held else None
 
 
+# --- who may write the run dir's records ----------------------------------------------------
+
+HYDRA_SUBDIR = ".hydra"
+STATUS_NAME = "status.json"
+
+
+def holds_training(run_dir: Path) -> bool:
+    """Whether the dir holds (part of) a training run: a manifest, logged steps or checkpoints."""
+    run_dir = Path(run_dir)
+    if (run_dir / "manifest.json").exists():
+        return True
+    for name in ("metrics.jsonl", "samples.jsonl"):
+        with contextlib.suppress(OSError):
+            if (run_dir / name).stat().st_size > 0:
+                return True
+    ckpts = run_dir / "checkpoints"
+    return ckpts.is_dir() and any(ckpts.iterdir())
+
+
+def holds_result(run_dir: Path) -> bool:
+    """Whether status.json records the outcome of another command than cmd=train that did not fail."""
+    try:
+        record = json.loads((Path(run_dir) / STATUS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict) or record.get("command") == "train":
+        return False
+    # Records without `command` (older r1exp): only a training run leaves a manifest; an ok without one is a result.
+    return record.get("status") in (("ok", "interrupted") if "command" in record else ("ok",))
+
+
+def write_hydra_dir(run_dir: Path, task_cfg: Any) -> None:
+    """`.hydra/config.yaml`, `hydra.yaml` and `overrides.yaml`, as Hydra's run_job writes them (each whole)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    folder = Path(run_dir) / HYDRA_SUBDIR
+    folder.mkdir(parents=True, exist_ok=True)
+    hydra_cfg = HydraConfig.instance().cfg
+    write_atomic(folder / "config.yaml", OmegaConf.to_yaml(task_cfg))
+    write_atomic(folder / "hydra.yaml", OmegaConf.to_yaml(hydra_cfg))
+    write_atomic(folder / "overrides.yaml", OmegaConf.to_yaml(hydra_cfg.hydra.overrides.task))
+
+
+@dataclass
+class JobRecords:
+    """Whether this launch may write the run dir's records (.hydra/, launch.log, status.json)."""
+
+    run_dir: Path
+    task_cfg: Any
+    owned: bool = False
+
+    def own(self) -> None:
+        """From now on the run dir's records are this launch's (rank 0 writes them)."""
+        if self.owned:
+            return
+        self.owned = True
+        from r1exp.distributed import world
+
+        if world()[0] == 0:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            launchlog.attach(self.run_dir)
+            write_hydra_dir(self.run_dir, self.task_cfg)
+
+
+_records: JobRecords | None = None
+
+
+def begin_job(task_cfg: Any) -> JobRecords | None:
+    """The records of the job now starting (None outside a Hydra job).
+
+    cmd=train decides itself when it owns its run dir (see the module docstring). Any other command
+    writes its results into a dir of its own: it owns a dir that holds no training run at once, and
+    refuses one that does.
+    """
+    global _records
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    _records = None
+    if not HydraConfig.initialized():
+        return None
+    out = Path(HydraConfig.get().runtime.output_dir)
+    _records = JobRecords(out, task_cfg)
+    command = OmegaConf.select(task_cfg, "cmd.name")
+    if command != "train":
+        if holds_training(out) or (out / LOCK_NAME).exists():
+            raise ConfigError(
+                f"hydra.run.dir={out} holds a training run; cmd={command} writes its results into a dir of "
+                "its own: pass another hydra.run.dir (or none)"
+            )
+        _records.own()
+    return _records
+
+
+def job_records() -> JobRecords | None:
+    """The current job's records (begin_job), or None outside the task wrapper."""
+    return _records
+
+
+def own_records() -> None:
+    """The current job owns its run dir's records from now on (no-op outside the task wrapper)."""
+    if _records is not None:
+        _records.own()
+
+
+def end_job(keep_log: bool) -> None:
+    """The job is over: stop writing its launch.log unless `keep_log` (a traceback is still to come)."""
+    global _records
+    _records = None
+    if not keep_log:
+        launchlog.detach()
+
+
+@dataclass
+class Relaunch:
+    """What a training launch found in its run dir before it changes anything."""
+
+    # The run's manifest.json, or None when the dir holds no training run yet.
+    previous: dict[str, Any] | None
+    # The run finished at or beyond this launch's max_steps: nothing to do.
+    finished: bool
+
+
+def check_relaunch(run_dir: Path, cfg: Any) -> Relaunch:
+    """Read-only: a fresh dir, or a run whose configuration is this launch's (else one line).
+
+    Raises ConfigChanged (another configuration), ManifestDamaged (manifest.json unreadable) or
+    ConfigError (resume=never onto a checkpoint, another command's results, checkpoints without a
+    manifest).
+    """
+    from omegaconf import OmegaConf
+
+    run_dir = Path(run_dir)
+    if not holds_training(run_dir):
+        if holds_result(run_dir):
+            raise ConfigError(
+                f"hydra.run.dir={run_dir} holds the results of another command (status.json, no manifest.json); "
+                "pass another hydra.run.dir"
+            )
+        return Relaunch(None, False)
+    previous = manifest.read(run_dir)
+    if previous is None:
+        # Logged steps or checkpoints, but no record of what trained them.
+        raise ConfigError(
+            f"run dir {run_dir} holds checkpoints or logged steps but no manifest.json, so the configuration "
+            "that trained them is unknown; pass another hydra.run.dir"
+        )
+    if cfg.get("resume") == "never" and (ckpt := checkpoints.last_checkpoint(run_dir / "checkpoints")) is not None:
+        raise ConfigError(f"run dir {run_dir} already holds {ckpt.name}; pass resume=auto or another hydra.run.dir")
+    recorded = previous.get("config")
+    if isinstance(recorded, dict):
+        identity.check_same_experiment(run_dir, recorded, OmegaConf.to_container(cfg, resolve=True))
+    finished = is_finished(run_dir, int(cfg.trainer.max_steps))
+    return Relaunch(previous, finished)
+
+
+def restart_logs(run_dir: Path) -> Path | None:
+    """Move the logs of a run that starts over (no usable checkpoint) into `logs-before-restart-<time>/`.
+
+    Returns the folder, or None when there was nothing to move. The wandb run id goes with them, so
+    the restarted run is a new wandb run rather than steps 1.. written over the old ones.
+    """
+    run_dir = Path(run_dir)
+    names = [
+        n
+        for n in ("metrics.jsonl", "samples.jsonl", "metrics.jsonl.garbled", "samples.jsonl.garbled", "wandb_id.txt")
+        if (run_dir / n).exists()
+    ]
+    if not any(n.endswith(".jsonl") and (run_dir / n).stat().st_size > 0 for n in names):
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder = run_dir / f"logs-before-restart-{stamp}"
+    n = 1
+    while folder.exists():
+        folder = run_dir / f"logs-before-restart-{stamp}-{n}"
+        n += 1
+    folder.mkdir()
+    for name in names:
+        os.replace(run_dir / name, folder / name)
+    return folder
+
+
+def interrupted_line(run_dir: Path, step: int | None, signame: str = "Ctrl-C") -> str:
+    """The one line an interrupted training run ends with."""
+    ckpt = checkpoints.last_checkpoint(Path(run_dir) / "checkpoints")
+    at = f"at step {step}" if step is not None else "before training started"
+    if ckpt is None:
+        return f"interrupted ({signame}) {at}; no checkpoint yet: the same command starts the run over at step 1"
+    return f"interrupted ({signame}) {at}; the last checkpoint is {ckpt}; run the same command to resume"
+
+
 # --- what a relaunch has left to do -----------------------------------------------------------
 
 
@@ -368,30 +573,8 @@ def finish_from_checkpoint(run_dir: Path, ckpt: Path, main_process: bool = True)
     return {"run_dir": str(run_dir), "steps": step, "plots": [str(p) for p in plots]}
 
 
-class SkipFinishedRun(Callback):
-    """Hydra callback: a relaunch of a finished training run stops before Hydra writes anything.
-
-    `on_run_start` runs before Hydra saves `.hydra/` and opens the job log, so a finished run dir is
-    left byte for byte as it was. Sweep jobs are checked again inside `cmd=train` (same rule).
-    """
-
-    def on_run_start(self, config: Any, **kwargs: Any) -> None:
-        from omegaconf import OmegaConf
-
-        try:
-            if OmegaConf.select(config, "cmd.name") != "train" or OmegaConf.select(config, "resume") != "auto":
-                return
-            out = Path(str(OmegaConf.select(config, "hydra.run.dir"))).absolute()
-            max_steps = int(OmegaConf.select(config, "trainer.max_steps"))
-        except Exception:
-            return  # anything unusual is left to the command, which reports it properly
-        if is_finished(out, max_steps):
-            print(finished_line(out), file=sys.stderr)
-            sys.exit(0)
-
-
 def skip(run_dir: Path, main_process: bool = True) -> dict[str, Any]:
-    """A finished run relaunched (a sweep job): say so and touch nothing; the task wrapper writes no status."""
+    """A finished run relaunched: say so and touch nothing; the task wrapper writes no status."""
     if main_process:
         print(finished_line(run_dir), file=sys.stderr)
     record = manifest.read(Path(run_dir)) or {}

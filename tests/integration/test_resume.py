@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -93,11 +94,29 @@ def test_interrupted_run_resumes_without_duplicate_steps(launch, tiny_cache, tmp
 
 
 def test_resume_refuses_changed_base_weights(launch, tiny_cache, tmp_path):
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
     run = tmp_path / "run"
     run.mkdir()
     _kill_after_checkpoint(run, "none", tiny_cache, min_ckpt=4, min_logged=5)
-    # same run dir, different base weights (another tiny seed): the reference would silently change
+    # Another tiny seed is another configuration: refused before any model loads.
     proc = launch(*_args(run, "none"), "model.tiny.seed=1")
+    assert proc.returncode == 2
+    assert "model.tiny.seed: 0 -> 1" in proc.stderr and "another configuration" in proc.stderr
+    # The same configuration whose weights changed on disk (a model cache that moved, then was
+    # modified): the reference would silently change; the weight hash refuses it.
+    base = Path(json.loads((run / "manifest.json").read_text())["model"]["path"])
+    moved = tmp_path / "moved-cache"
+    shutil.copytree(tiny_cache, moved)
+    weights = moved / base.relative_to(tiny_cache) / "model.safetensors"
+    tensors = load_file(str(weights))
+    first = sorted(tensors)[0]
+    tensors[first] = tensors[first] + torch.ones_like(tensors[first])
+    save_file(tensors, str(weights), metadata={"format": "pt"})
+    proc = launch(*_args(run, "none"), env={"R1EXP_CACHE": str(moved)})
     assert proc.returncode == 2
     assert "reference_hash" in proc.stderr and "model.path" in proc.stderr
 

@@ -1,6 +1,6 @@
 """Relaunching into a run dir, through launch.py as a user does: a finished run is left alone, a run
 killed after its last checkpoint only gets its end, a damaged newest checkpoint is set aside, a second
-launch into a live run is refused, and a full or read-only run dir is one line."""
+launch into a live run is refused without touching it, and a full or read-only run dir is one line."""
 
 from __future__ import annotations
 
@@ -148,12 +148,21 @@ def test_second_launch_into_a_live_run_is_refused(launch, tiny_cache, tmp_path):
             assert first.poll() is None, "the first run ended early"
             assert time.monotonic() < deadline, "the first run never took its lock"
             time.sleep(0.1)
-        proc = launch(*_args(run, "trainer.max_steps=400"))
+        while not (run / ".hydra" / "config.yaml").exists():
+            assert first.poll() is None, "the first run ended early"
+            time.sleep(0.1)
+        config = (run / ".hydra" / "config.yaml").read_bytes()
+        overrides = (run / ".hydra" / "overrides.yaml").read_bytes()
+        # Other overrides, as a user who forgot the run was live: refused, and nothing of the live run changes.
+        proc = launch(*_args(run, "trainer.max_steps=400", "trainer.beta=0.0"))
         assert proc.returncode == 2
         lines = error_lines(proc.stderr)
         assert len(lines) == 1 and f"pid {first.pid}" in lines[0] and "in use" in lines[0], proc.stderr[-2000:]
         assert "Traceback" not in proc.stderr
         assert first.poll() is None  # the owner runs on
+        assert (run / ".hydra" / "config.yaml").read_bytes() == config
+        assert (run / ".hydra" / "overrides.yaml").read_bytes() == overrides
+        assert not (run / "status.json").exists()
     finally:
         first.kill()
         first.wait()
@@ -213,16 +222,17 @@ def test_read_only_run_dir_is_one_line(tiny_cache, tmp_path):
 
 def test_relaunched_sweep_leaves_finished_jobs_alone(launch, tmp_path):
     """Each job of a sweep relaunched into its sweep dir takes the same path: a finished job trains
-    no step and keeps its files (only Hydra's own .hydra/ and the sweep's report are rewritten)."""
+    no step and keeps every file, .hydra/ and launch.log included (only the sweep's report is rewritten)."""
     sweep = tmp_path / "sweep"
     args = ["-m", *_args(tmp_path / "unused"), "seed=1", f"hydra.sweep.dir={sweep}"]
     first = launch(*args)
     assert first.returncode == 0, first.stderr[-3000:]
     job = sweep / "0"
-    kept = {k: v for k, v in _snapshot(job).items() if not k.startswith(".hydra/") and not k.endswith(".log")}
-    assert "status.json" in kept and "manifest.json" in kept
+    kept = _snapshot(job)
+    for name in ("status.json", "manifest.json", ".hydra/config.yaml", ".hydra/overrides.yaml", "launch.log"):
+        assert name in kept, sorted(kept)
+    assert "r1exp: trained" in (job / "launch.log").read_text()
     second = launch(*args)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "finished run" in second.stderr
-    after = {k: v for k, v in _snapshot(job).items() if not k.startswith(".hydra/") and not k.endswith(".log")}
-    assert after == kept
+    assert _snapshot(job) == kept

@@ -1,6 +1,10 @@
-"""Resume picks only checkpoints marked complete; metrics files survive a torn last line."""
+"""Resume picks only checkpoints marked complete; metrics files survive a torn last line, and a garbled
+middle line is kept aside, never dropped silently."""
 
 import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from r1exp.common import jsonl
 from r1exp.tracking.checkpoints import MARKER, checkpoint_step, last_checkpoint, mark_complete
@@ -46,3 +50,34 @@ def test_metrics_trim_and_torn_last_line(tmp_path):
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5] and rows[0]["loss"] is None
     assert jsonl.truncate_after(path, 3) == 2
     assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [1, 2, 3]
+
+
+@settings(derandomize=True, deadline=None, max_examples=60)
+@given(
+    steps=st.integers(min_value=1, max_value=12),
+    keep=st.integers(min_value=0, max_value=12),
+    garbled=st.sets(st.integers(min_value=0, max_value=11), max_size=3),
+    torn=st.booleans(),
+)
+def test_trim_keeps_garbled_middle_rows_aside_and_drops_a_torn_last_line(tmp_path_factory, steps, keep, garbled, torn):
+    """Every valid row up to the step is kept in order; a damaged middle line is never dropped silently."""
+    path = tmp_path_factory.mktemp("trim") / "metrics.jsonl"
+    lines = [json.dumps({"step": s, "reward": s / 10}) for s in range(1, steps + 1)]
+    garbled = {i for i in garbled if i < steps}
+    for i in garbled:
+        lines[i] = lines[i][: len(lines[i]) // 2] + "\x00garbage"
+    if torn:
+        lines.append('{"step": 99, "rew')
+    path.write_text("".join(line + "\n" for line in lines))
+    dropped, numbers = jsonl.trim_after(path, keep)
+    kept = [json.loads(line)["step"] for line in path.read_text().splitlines()]
+    assert kept == [s for s in range(1, steps + 1) if s <= keep and s - 1 not in garbled]
+    assert dropped == len([s for s in range(keep + 1, steps + 1) if s - 1 not in garbled])
+    # A garbled line counts as damage unless it is the file's last line (a kill mid-write).
+    expected = sorted(i + 1 for i in garbled if torn or i != steps - 1)
+    assert numbers == expected
+    aside = path.with_name("metrics.jsonl.garbled")
+    if expected:
+        assert [int(line.split(":", 1)[0]) for line in aside.read_text().splitlines()] == expected
+    else:
+        assert not aside.exists()

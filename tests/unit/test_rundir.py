@@ -1,7 +1,10 @@
-"""The run-dir lock: one owner, a clear refusal for a second process, safe takeover of a stale lock."""
+"""The run dir: one owner (the lock, a clear refusal for a second process, safe takeover of a stale
+lock), one configuration (a relaunch with another is refused in one line), logs that start afresh when a
+run starts over, and launch.log."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import socket
@@ -12,8 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from r1exp.tracking import rundir
+from r1exp.errors import UserError
+from r1exp.tracking import identity, launchlog, rundir
 from r1exp.tracking.rundir import (
     LOCK_NAME,
     Owner,
@@ -235,3 +241,157 @@ def test_storage_problems_are_one_line_naming_the_path(tmp_path):
     assert storage_problem(tmp_path, worded).startswith(f"cannot write {tmp_path}: Read-only file system")
     # A permission error in words may come from a read: not taken for a storage problem.
     assert storage_problem(tmp_path, RuntimeError("Permission denied: /data/x.jsonl")) is None
+
+
+# --- one configuration per run dir ----------------------------------------------------------------
+
+_leaf = st.one_of(st.integers(-5, 5), st.floats(-2, 2, allow_nan=False), st.booleans(), st.text("ab", max_size=3))
+_names = st.sampled_from(["alpha", "beta", "gamma", "delta"])
+_configs = st.recursive(
+    st.dictionaries(_names, _leaf, min_size=1, max_size=3),
+    lambda inner: st.dictionaries(_names, st.one_of(_leaf, inner), min_size=1, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(derandomize=True, deadline=None, max_examples=150)
+@given(config=_configs, data=st.data())
+def test_every_changed_key_is_named_with_both_values(config, data):
+    flat = identity.flatten(config)
+    key = data.draw(st.sampled_from(sorted(flat)))
+    new_value = data.draw(_leaf.filter(lambda v: identity._differ(flat[key], v)))
+    changed = copy.deepcopy(config)
+    node = changed
+    *parents, last = key.split(".")
+    for part in parents:
+        node = node[part]
+    node[last] = new_value
+    top = {"exp": config}, {"exp": changed}
+    assert identity.differences(*top) == [(f"exp.{key}", flat[key], new_value)]
+    # The same change under a key that may change on resume is no difference.
+    assert identity.differences({"logger": config}, {"logger": changed}) == []
+    assert identity.differences(top[0], top[0]) == []
+
+
+def test_a_changed_group_is_named_once_and_values_compare_by_number():
+    old = {"lora": {"name": "none", "r": None}, "trainer": {"beta": 0.04, "max_steps": 30, "steps": 1}}
+    new = {"lora": {"name": "r8", "r": 8, "alpha": 16}, "trainer": {"beta": 0.0, "max_steps": 60, "steps": 1.0}}
+    assert identity.differences(old, new) == [("lora", "none", "r8"), ("trainer.beta", 0.04, 0.0)]
+    # A bool is not the number 1.
+    assert identity.differences({"a": True}, {"a": 1}) == [("a", True, 1)]
+    line = identity.describe(identity.differences(old, new))
+    assert line == "lora: none -> r8; trainer.beta: 0.04 -> 0.0"
+
+
+def test_the_allow_list_has_a_reason_for_every_key_and_covers_prefixes():
+    assert all(isinstance(reason, str) and reason for reason in identity.MAY_CHANGE_ON_RESUME.values())
+    assert identity.may_change("trainer.max_steps") and identity.may_change("logger.samples_every")
+    assert not identity.may_change("trainer.max_steps_extra") and not identity.may_change("trainer.beta")
+
+
+def _record(run: Path, config: dict, **extra) -> None:
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "manifest.json").write_text(json.dumps({"config": config, **extra}))
+
+
+def test_check_relaunch_refuses_another_config_in_one_line(tmp_path):
+    from omegaconf import OmegaConf
+
+    run = tmp_path / "run"
+    assert rundir.check_relaunch(run, OmegaConf.create({"resume": "auto"})).previous is None  # a new dir
+    config = {"resume": "auto", "seed": 1, "trainer": {"max_steps": 4, "beta": 0.1}}
+    _record(run, config, finished=True, final_step=4)
+    (run / "checkpoints" / "final").mkdir(parents=True)
+    same = rundir.check_relaunch(run, OmegaConf.create(config))
+    assert same.previous is not None and same.finished
+    longer = rundir.check_relaunch(run, OmegaConf.create({**config, "trainer": {"max_steps": 8, "beta": 0.1}}))
+    assert not longer.finished
+    with pytest.raises(identity.ConfigChanged) as err:
+        rundir.check_relaunch(run, OmegaConf.create({**config, "seed": 2}))
+    assert "seed: 1 -> 2" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_damaged_manifest_is_one_line(tmp_path):
+    from omegaconf import OmegaConf
+
+    from r1exp.tracking.manifest import ManifestDamaged
+
+    run = tmp_path / "run"
+    _record(run, {"seed": 1})
+    text = (run / "manifest.json").read_text()
+    for damaged in (text[: len(text) // 2], "[1, 2]", "\udcff".encode("utf-8", "surrogateescape").decode("latin-1")):
+        (run / "manifest.json").write_text(damaged)
+        with pytest.raises(ManifestDamaged) as err:
+            rundir.check_relaunch(run, OmegaConf.create({"seed": 1}))
+        assert "manifest.json is" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_logs_without_a_manifest_or_another_commands_result_are_refused(tmp_path):
+    from omegaconf import OmegaConf
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"step": 1}\n')
+    with pytest.raises(UserError, match=r"no manifest\.json"):
+        rundir.check_relaunch(run, OmegaConf.create({}))
+    other = tmp_path / "eval"
+    other.mkdir()
+    (other / "status.json").write_text('{"status": "ok"}')
+    with pytest.raises(UserError, match="results of another command"):
+        rundir.check_relaunch(other, OmegaConf.create({}))
+    (other / "status.json").write_text('{"status": "interrupted", "command": "eval"}')
+    with pytest.raises(UserError, match="results of another command"):
+        rundir.check_relaunch(other, OmegaConf.create({}))
+    # Launches of cmd=train that never trained a step (failed, or interrupted while loading): a new run.
+    for status in ('{"status": "failed"}', '{"status": "interrupted", "command": "train"}'):
+        (other / "status.json").write_text(status)
+        assert rundir.check_relaunch(other, OmegaConf.create({})).previous is None
+
+
+def test_restart_moves_the_logs_aside_together(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    assert rundir.restart_logs(run) is None
+    for name, text in (("metrics.jsonl", '{"step": 1}\n'), ("samples.jsonl", "x\n"), ("wandb_id.txt", "abc")):
+        (run / name).write_text(text)
+    folder = rundir.restart_logs(run)
+    assert folder.name.startswith("logs-before-restart-")
+    assert sorted(p.name for p in folder.iterdir()) == ["metrics.jsonl", "samples.jsonl", "wandb_id.txt"]
+    assert not (run / "metrics.jsonl").exists()
+    (run / "metrics.jsonl").write_text('{"step": 1}\n')
+    second = rundir.restart_logs(run)
+    assert second != folder and second.is_dir()
+
+
+# --- launch.log -------------------------------------------------------------------------------
+
+
+def test_launch_log_holds_what_was_printed_once_owned_and_one_line_per_bar(tmp_path):
+    sink = launchlog._Sink()
+    sink.feed("before the run dir is owned\n")
+    sink.feed("train: 1/3\rtrain: 2/3\rtrain: 3/3")
+    sink.feed("\n")
+    assert not (tmp_path / "launch.log").exists()
+    sink.attach(tmp_path / "launch.log")
+    sink.feed("\r" + " " * 10 + "\rlogged above the bar\ntrain: 3/3 done")
+    sink.detach()
+    lines = (tmp_path / "launch.log").read_text().splitlines()
+    assert lines[0].startswith("=== ")
+    assert lines[1:] == ["before the run dir is owned", "train: 3/3", "logged above the bar", "train: 3/3 done"]
+    sink.feed("after the job\n")
+    assert len((tmp_path / "launch.log").read_text().splitlines()) == 5  # detached: nothing more
+
+
+@settings(derandomize=True, deadline=None, max_examples=100)
+@given(chunks=st.lists(st.text(alphabet="ab\r\n ", max_size=12), max_size=12))
+def test_launch_log_matches_what_a_terminal_shows_line_by_line(tmp_path_factory, chunks):
+    """However the text is split into writes, each finished line is its state after the last carriage return."""
+    path = tmp_path_factory.mktemp("log") / "launch.log"
+    sink = launchlog._Sink()
+    sink.attach(path)
+    for chunk in chunks:
+        sink.feed(chunk)
+    text = "".join(chunks)
+    expected = [launchlog._last_state(line) for line in text.split("\n")[:-1]]
+    assert path.read_text().splitlines()[1:] == expected
+    sink.detach()
