@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,11 @@ def _grpo_fields() -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(GRPOConfig)}
 
 
-def _check_type(key: str, value: Any, field: dataclasses.Field) -> None:
+# What an option's type is called in a message.
+KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+
+
+def _check_type(key: str, value: Any, field: dataclasses.Field, group: str = "trainer") -> None:
     """Refuse a value whose type cannot be what the option's default is (bool, int, float, str)."""
     default = field.default
     if value is None or default is dataclasses.MISSING or default is None:
@@ -49,8 +55,64 @@ def _check_type(key: str, value: Any, field: dataclasses.Field) -> None:
     else:
         return
     if not ok:
-        kind = type(default).__name__
-        raise ConfigError(f"trainer.{key}={value!r} must be a {kind} (GRPOConfig.{key}); fix the override")
+        kind = "a number" if key == "warmup_steps" else KINDS[type(default)]
+        raise ConfigError(f"{group}.{key}={value!r} must be {kind} (GRPOConfig.{key}); fix the override")
+
+
+# A help text's list of allowed values: "Supported values are 'grpo', 'dapo', and 'bnpo'." or
+# "Must be one of `'server'` or `'colocate'`." (TRL declares most of its choices only in words).
+_CHOICES_SENTENCE = re.compile(r"(?:Supported values are|[Mm]ust be one of)\s*:?\s*(?P<items>[^.]*)\.")
+_CHOICE = re.compile(r"`?'([\w-]+)'`?|`([\w-]+)`")
+
+
+@functools.cache
+def declared_choices(name: str) -> tuple[str, ...] | None:
+    """The values GRPOConfig declares for option `name` (its `choices` metadata, or the list its help
+    sentence spells out), or None when it declares none that can be read as a plain list."""
+    field = _grpo_fields().get(name)
+    if field is None:
+        return None
+    if field.metadata.get("choices"):
+        return tuple(str(c) for c in field.metadata["choices"])
+    found = _CHOICES_SENTENCE.search(str(field.metadata.get("help", "")))
+    if found is None:
+        return None
+    items = found.group("items")
+    names = tuple(a or b for a, b in _CHOICE.findall(items))
+    rest = set(re.findall(r"[A-Za-z]+", _CHOICE.sub(" ", items)))
+    # Only a bare list ("'a', 'b', and 'c'") counts: a sentence that describes the values in between
+    # would mix other words in, and the option's own default must be one of them.
+    if not names or not rest <= {"or", "and"} or (isinstance(field.default, str) and field.default not in names):
+        return None
+    return names
+
+
+def check_choice(key: str, value: Any, group: str = "trainer") -> None:
+    """A string option takes one of the values GRPOConfig declares for it (`trainer.loss_type=bogus`)."""
+    choices = declared_choices(key) if isinstance(value, str) else None
+    if choices and value not in choices:
+        from r1exp.config import closest
+
+        guess = closest(value, choices)
+        hint = f"did you mean {guess}? " if guess else ""
+        raise ConfigError(
+            f"{group}.{key}={value!r} is not one of GRPOConfig.{key}'s values; {hint}TRL {_trl_version()} "
+            f"takes {', '.join(choices)}"
+        )
+
+
+def _trl_version() -> str:
+    import trl
+
+    return trl.__version__
+
+
+def _unknown_option(group: str, key: str, fields: dict[str, dataclasses.Field]) -> ConfigError:
+    from r1exp.config import closest
+
+    guess = closest(key, fields)
+    hint = f"did you mean {group}.{guess}?" if guess else "check its spelling"
+    return ConfigError(f"{group}.{key} is not a trl.GRPOConfig option (TRL {_trl_version()}); {hint}")
 
 
 def require_vllm(generation: DictConfig) -> None:
@@ -71,15 +133,18 @@ def grpo_kwargs(cfg: DictConfig, output_dir: str | Path, reward_weights: list[fl
         if key in OWN_TRAINER_KEYS:
             continue
         if key not in fields:
-            raise ConfigError(f"trainer.{key} is not a trl.GRPOConfig option; check its spelling (TRL 1.16 names)")
+            raise _unknown_option("trainer", key, fields)
         _check_type(key, value, fields[key])
+        check_choice(key, value)
         kwargs[key] = value
     generation = OmegaConf.to_container(cfg.generation, resolve=True)
     for key, value in generation.items():
         if key in GENERATION_KEYS_OWN:
             continue
         if key not in fields:
-            raise ConfigError(f"generation.{key} is not a trl.GRPOConfig option; check its spelling")
+            raise _unknown_option("generation", key, fields)
+        _check_type(key, value, fields[key], "generation")
+        check_choice(key, value, "generation")
         kwargs[key] = value
     if generation.get("use_transformers_continuous_batching"):
         from r1exp.paged import check_options
@@ -96,6 +161,9 @@ def grpo_kwargs(cfg: DictConfig, output_dir: str | Path, reward_weights: list[fl
         # Metrics and samples are written by r1exp's own callbacks; TRL's console tables stay off,
         # and its wandb completions table is on when wandb is.
         log_completions=bool(cfg.logger.get("wandb")),
+        # 0: TRL prints no rich table of completions at each logged step (it still logs them to wandb and
+        # to checkpoints/completions/*.parquet).
+        num_completions_to_print=0,
         save_strategy="steps",
         run_name=Path(output_dir).parent.name,
         # Rows keep every column so rewards receive nums, target, ...

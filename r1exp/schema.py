@@ -12,6 +12,10 @@ A config file of the user's own (a new task's data file) may name a schema or no
 across fields, which types cannot say, are checked in `r1exp.config`. `trainer` and `generation` are
 GRPOConfig options, checked against GRPOConfig's own fields in `r1exp.grpo_args`.
 
+Hydra's `+key=value` adds a key even to a typed node, so the schemas alone cannot refuse one:
+`r1exp.config.check_keys` does, right after composition, against `Root` (the top level) and each
+node's schema (`+sede=3`, `+data.trian_size=5`), naming the closest valid key.
+
 The schemas are stored in Hydra's ConfigStore by `store()`, which the `hydra_plugins/r1exp_schema`
 plugin calls when Hydra starts (every entry point: launch.py, the compose API, notebooks).
 """
@@ -99,7 +103,7 @@ class Reward:
     # The format term's metric name: format_rate (a 0/1 term) or format_credit (partial credit).
     format_metric: str = "format_rate"
     # name -> {fn, weight, kwargs} or null (switched off). Values stay untyped so that
-    # `+reward.terms.NAME={...}` can add a term; `r1exp.config.check_reward` checks their shape.
+    # `+reward.terms.NAME={...}` can add a term; `r1exp.rewards.base.term_spec` checks their shape.
     terms: dict[str, Any] = field(default_factory=dict)
 
 
@@ -234,6 +238,11 @@ class Judge:
     replies_path: Optional[str] = None
     # Above this share of failed judge calls in a step, the run stops.
     max_failure_rate: float = 0.2
+    # Top of the scale the judge prompts ask for: `SCORE: x` reads as x / score_scale; a score outside
+    # [0, score_scale] is a failed judgment (never clamped).
+    score_scale: float = 1.0
+    # Longest judge reply in bytes (openai: the whole response body, read as a stream); longer fails.
+    max_reply_bytes: int = 65536
     openai: OpenAIJudge = field(default_factory=OpenAIJudge)
     reference: ReferenceJudge = field(default_factory=ReferenceJudge)
     prompts: dict[str, str] = field(default_factory=dict)
@@ -274,7 +283,7 @@ class CompareCmd:
     name: str = "compare"
     runs: Any = MISSING
     output: Optional[str] = None
-    # The variant the others are compared with (key=value[,key=value]); null: the first.
+    # The variant the others are compared with: KEY:VALUE (e.g. trainer.beta:0.04) or a job number; null: the first.
     baseline: Optional[str] = None
 
 
@@ -284,6 +293,57 @@ class PlanCmd:
     prompt_tokens: int = 256
     card_gb: Optional[float] = None
     output: Optional[str] = None
+
+
+# --- the top level ------------------------------------------------------------------------------
+
+
+@dataclass
+class Contamination:
+    # Share of an evaluation problem's n-grams a training text must hold to count as a copy
+    # (r1exp/common/contamination.py; measured in docs/benchmarks.md).
+    min_overlap: float = 0.65
+    # Refuse to train when more than this fraction of an evaluation set is found in training.
+    max_fraction: float = 0.01
+
+
+@dataclass
+class Root:
+    """The top level of the composed config: one key per config group of conf/config.yaml's defaults
+    list (typed by the group's own schema), and the run-wide keys conf/config.yaml sets itself.
+
+    Not Hydra's schema for the primary config (a group of the user's own, on `hydra.searchpath`, may
+    add its key): `r1exp.config.check_keys` refuses any other top-level key.
+    """
+
+    cmd: Any = None
+    model: Any = None
+    data: Any = None
+    bench: Any = None
+    template: Any = None
+    reward: Any = None
+    judge: Any = None
+    lora: Any = None
+    curriculum: Any = None
+    coldstart: Any = None
+    trainer: Any = None
+    generation: Any = None
+    hardware: Any = None
+    logger: Any = None
+    periodic_eval: Any = None
+    launcher: Any = None
+    # Seed of data generation, model init and the trainer (numpy's and torch's range: 0 .. 2**32 - 1).
+    seed: int = 42
+    contamination: Contamination = field(default_factory=Contamination)
+    # auto | never (r1exp.config.RESUME_MODES).
+    resume: str = "auto"
+
+
+def root_keys() -> tuple[str, ...]:
+    """Every top-level key r1exp knows (`Root`'s fields); `hydra` is Hydra's own."""
+    from dataclasses import fields
+
+    return tuple(f.name for f in fields(Root))
 
 
 # group -> option name -> schema; stored as /schema/<group>/<name>.
@@ -297,6 +357,7 @@ SCHEMAS: dict[str, dict[str, type]] = {
     "curriculum": {"none": CurriculumNone, "staged": StagedCurriculum, "adaptive": AdaptiveCurriculum},
     "coldstart": {"none": ColdStartNone, "solver_traces": SolverTraces},
     "judge": {"judge": Judge},
+    "contamination": {"contamination": Contamination},
     "cmd": {"train": TrainCmd, "eval": EvalCmd, "score": ScoreCmd, "compare": CompareCmd, "plan": PlanCmd},
 }
 

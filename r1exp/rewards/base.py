@@ -11,7 +11,15 @@ A reward is a callable in TRL's shape, `reward(prompts, completions, **columns) 
 - `setup(kwargs)`: once per run, returns the kwargs every call gets (e.g. with a judge client).
 
 Subclass `Reward`, or declare a plain function with `@reward(...)`. A plain callable without
-declarations (a user's function given by import path) is taken as it is: no columns, no context.
+declarations (a user's function given by import path) is taken as it is (no columns, no context)
+when it can be called the way TRL calls a reward, `fn(prompts, completions, **kwargs)`: two
+positional arguments and any keyword (TRL passes `completion_ids`, `trainer_state`, `log_extra`,
+`log_metric` and every data column). Anything else (`os:system`, a class, a constant) is refused at
+start-up.
+
+A term's `kwargs` are the reward's settings: the keyword parameters its call names, less what TRL
+passes, the columns it declares and its context keys (`Reward.settings`). Any other kwarg is refused
+with the closest setting's name, so a typo (`max_lenght`) never falls back to a default unseen.
 
 A reward config is `terms: {name: {fn, weight, kwargs}}`. `build_terms` turns each into a
 `RewardTerm`: built once per run, called by TRL like a function and named after the term (TRL logs
@@ -20,6 +28,8 @@ A reward config is `terms: {name: {fn, weight, kwargs}}`. `build_terms` turns ea
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,6 +41,10 @@ RewardFn = Callable[..., list[float | None]]
 # Observer(term name, prompts, completions, values, columns): columns include TRL's `trainer_state`.
 Observer = Callable[[str, list, list, list, dict], None]
 TERM_KEYS = ("fn", "weight", "kwargs")
+# What TRL passes every reward call besides the data columns (trl GRPOTrainer._calculate_rewards).
+TRL_ARGUMENTS = ("prompts", "completions", "completion_ids", "trainer_state", "log_extra", "log_metric", "environments")
+# The call a plain callable must accept to be a reward: TRL's, with one data column.
+_PROBE_KWARGS = {name: None for name in TRL_ARGUMENTS[2:]} | {"any_data_column": None}
 
 
 class Reward:
@@ -47,6 +61,18 @@ class Reward:
     def setup(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The kwargs every call of this run gets; build per-run state (clients, pools) here."""
         return kwargs
+
+    def preflight(self, kwargs: dict[str, Any]) -> None:
+        """Reach what this reward needs outside the process (a judge server) with one request.
+
+        Called with the kwargs `setup` returned, after every config check and before any model loads;
+        one UserError line if it fails. Kept out of `check`: a probe there would hide a config error
+        behind a network timeout.
+        """
+
+    def settings(self) -> frozenset[str]:
+        """The names a term's `kwargs` may give: the keyword parameters `__call__` names."""
+        return setting_names(self.__call__, self)
 
     def __call__(self, prompts: list, completions: list, **kwargs: Any) -> list[float | None]:
         raise NotImplementedError
@@ -74,11 +100,35 @@ class FunctionReward(Reward):
         if check is not None:
             self.check = check  # type: ignore[method-assign]
 
+    def settings(self) -> frozenset[str]:
+        """The keyword parameters the wrapped function names (less TRL's arguments, columns, context)."""
+        return setting_names(self.fn, self)
+
     def __call__(self, prompts: list, completions: list, **kwargs: Any) -> list[float | None]:
         return self.fn(prompts, completions, **kwargs)
 
     def __repr__(self) -> str:
         return f"<reward {self.__name__}>"
+
+
+def setting_names(fn: Callable[..., Any], declared: Reward) -> frozenset[str]:
+    """Keyword parameters `fn` names that are neither TRL's arguments nor `declared`'s columns or context keys."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return frozenset()
+    named = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return frozenset(named - {"self", *TRL_ARGUMENTS, *declared.columns, *declared.context_keys})
+
+
+def takes_reward_call(fn: Any, declared: tuple[str, ...] = ()) -> bool:
+    """Whether `fn` can be called as TRL and r1exp call a reward: `fn(prompts, completions, **kwargs)`,
+    the kwargs holding its `declared` columns and context keys (a reward may name those as parameters)."""
+    try:
+        inspect.signature(fn).bind([], [], **_PROBE_KWARGS, **dict.fromkeys(declared))
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def reward(
@@ -97,11 +147,15 @@ def reward(
 
 
 def as_reward(obj: Any, field: str) -> Reward:
-    """`obj` as a Reward: itself, or a plain callable with whatever capabilities it declares."""
+    """`obj` as a Reward: itself, or a plain callable in TRL's reward shape with whatever it declares."""
+    if isinstance(obj, FunctionReward) and not takes_reward_call(obj.fn, (*obj.columns, *obj.context_keys)):
+        raise ConfigError(_not_a_reward(field, obj.fn))
     if isinstance(obj, Reward):
         return obj
     if not callable(obj):
-        raise ConfigError(f"{field}: {obj!r} is not callable; give a reward function or a Reward object")
+        raise ConfigError(f"{field} is {obj!r}, not callable; give a reward function or a Reward object")
+    if not takes_reward_call(obj, (*getattr(obj, "columns", ()), *getattr(obj, "context_keys", ()))):
+        raise ConfigError(_not_a_reward(field, obj))
     wrapped = FunctionReward(
         obj,
         columns=tuple(getattr(obj, "columns", ())),
@@ -114,6 +168,29 @@ def as_reward(obj: Any, field: str) -> Reward:
     if callable(setup):
         wrapped.setup = setup  # type: ignore[method-assign]
     return wrapped
+
+
+def _not_a_reward(field: str, obj: Any) -> str:
+    try:
+        shape = f"its signature is {getattr(obj, '__name__', type(obj).__name__)}{inspect.signature(obj)}"
+    except (TypeError, ValueError):
+        shape = "its signature cannot be read"
+    return (
+        f"{field} is not a reward ({shape}); a reward is an r1exp.rewards.Reward or a function "
+        "fn(prompts, completions, **kwargs) -> list[float | None] (TRL's reward call)"
+    )
+
+
+def check_settings(name: str, fn: str, rew: Reward, kwargs: Mapping[str, Any]) -> None:
+    """Every kwarg of term `name` is a setting its reward takes; a typo is refused with the closest name."""
+    allowed = rew.settings()
+    for key in sorted(set(map(str, kwargs)) - allowed):
+        where = f"reward.terms.{name}.kwargs.{key}"
+        if not allowed:
+            raise ConfigError(f"{where}: reward {fn} takes no kwargs; drop it (reward.terms.{name}.kwargs={{}})")
+        guess = difflib.get_close_matches(key, sorted(allowed), n=1)
+        hint = f"did you mean {guess[0]}? " if guess else ""
+        raise ConfigError(f"{where} is not a setting of reward {fn}; {hint}it takes {', '.join(sorted(allowed))}")
 
 
 class RewardTerm:
@@ -190,7 +267,8 @@ def build_terms(
         if spec is None:
             continue  # a term switched off with `reward.terms.NAME=null`
         fn, weight, kwargs = term_spec(name, spec)
-        rew = as_reward(registry.get(fn, f"reward.terms.{name}.fn"), f"reward.terms.{name}.fn")
+        rew = as_reward(registry.get(fn, f"reward.terms.{name}.fn"), f"reward.terms.{name}.fn={fn}")
+        check_settings(str(name), fn, rew, kwargs)
         for key in rew.context_keys:
             if key in context:
                 kwargs[key] = context[key]
@@ -199,6 +277,11 @@ def build_terms(
         out.append(RewardTerm(name, rew, weight, rew.setup(kwargs)))
     if not out:
         raise ConfigError("reward.terms: every term is null; keep at least one")
+    if all(t.weight == 0 for t in out):
+        raise ConfigError(
+            f"reward.terms: every weight is 0 ({', '.join(t.name for t in out)}), so every completion scores the "
+            f"same and nothing is learned; give one a non-zero weight (reward.terms.{out[0].name}.weight=1)"
+        )
     return out
 
 
@@ -221,3 +304,11 @@ def score_batch(
         values = {name: vals[i] for name, vals in per_term.items()}
         out.append((values, total(values, terms)))
     return out
+
+
+def preflight(terms: list[RewardTerm]) -> None:
+    """Each term's outside dependencies reached once (`Reward.preflight`), before any model loads."""
+    for term in terms:
+        hook = getattr(term.reward, "preflight", None)
+        if callable(hook):
+            hook(term.kwargs)

@@ -69,9 +69,23 @@ def data_columns(data: Any) -> set[str] | None:
     return set(declared(data)) | {"prompt", "question", "completion_ids"}
 
 
+# The columns each built-in task's reference completion is rendered from (`reference_parts`): Countdown
+# solves its instance, math shows the worked solution and its boxed answer, Chinese general questions
+# give the reference answer.
+REFERENCE_COLUMNS = (frozenset({"nums", "target"}), frozenset({"solution", "answer"}), frozenset({"reference"}))
+
+
 def reference_parts(row: dict[str, Any], rng: random.Random, wrong_attempts: int = 1) -> tuple[str, str] | None:
-    """(think, answer) of a worked solution for a row that has one (Countdown or math), else None."""
+    """(think, answer) of a reference completion for a row that has one (Countdown, math, zh), else None."""
     from r1exp.tasks.countdown.traces import reference_parts as countdown_parts
     from r1exp.tasks.math.data import reference_parts as math_parts
+    from r1exp.tasks.zh_general.data import reference_parts as zh_parts
 
-    return countdown_parts(row, rng, wrong_attempts) or math_parts(row)
+    return countdown_parts(row, rng, wrong_attempts) or math_parts(row) or zh_parts(row)
+
+
+def has_reference(columns: set[str] | None) -> bool | None:
+    """Whether rows with these columns have a reference completion (None when the source does not say)."""
+    if columns is None:
+        return None
+    return any(need <= columns for need in REFERENCE_COLUMNS)

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
     "args, needles",
     [
         (["model=qwen9b"], ["model/qwen9b", "qwen1.5b", "tiny"]),
-        (["trainer.learning_rate=abc"], ["trainer.learning_rate", "float"]),
+        (["trainer.learning_rate=abc"], ["trainer.learning_rate", "must be a number"]),
         (["trainer.no_such_option=1"], ["trainer.no_such_option"]),
         (["hardware=cpu", "trainer.num_generations=3"], ["num_generations=3", "multiple"]),
         (["hardware=cpu", "generation=vllm_colocate"], ["generation=vllm_colocate", "vllm", "generation=hf"]),
@@ -26,6 +26,9 @@ pytestmark = pytest.mark.slow
         (["hardware=cpu", "model.dtype=float17"], ["model.dtype='float17'", "bfloat16"]),
         (["hardware=cpu", "model=tiny", "model.path=/models/x"], ["model.path=/models/x", "model=tiny"]),
         (["hardware=cpu", "data.train_size=abc"], ["data.train_size=abc", "Integer"]),
+        # A value other keys interpolate, and a required key left unset: one line, no Hydra preamble.
+        (["trainer.max_completion_length=null"], ["trainer.max_completion_length=None", "whole number >= 1"]),
+        (["cmd=score", "cmd.input=/nonexistent"], ["cmd.output has no value", "cmd.output=..."]),
     ],
 )
 def test_one_line_errors(launch, args, needles):

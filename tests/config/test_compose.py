@@ -65,6 +65,8 @@ def test_every_option_composes_and_resolves(group, option):
     overrides = [f"{prefix}{group}={option}"]
     if group == "cmd" and option == "score":
         overrides += ["cmd.input=in.jsonl", "cmd.output=out.jsonl"]
+    if group == "cmd" and option == "compare":
+        overrides += ["cmd.runs=[a,b]"]
     cfg = compose(overrides)
     container = OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
     assert container[group if not prefix else "model"] is not None

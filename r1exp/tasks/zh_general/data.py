@@ -171,3 +171,15 @@ def columns(data: Any) -> set[str]:
 
 
 source = DataSource(zh_general_source, columns)
+
+
+def reference_parts(row: dict[str, Any]) -> tuple[str, str] | None:
+    """(think, answer) for a row with a reference answer: the reference, with no reasoning to show.
+
+    Reference-guided groups insert it in the template's format; the judges score it like any
+    completion (the reasoning judge sees an empty reasoning block).
+    """
+    reference = row.get("reference")
+    if reference is None or not str(reference).strip():
+        return None
+    return "", str(reference).strip()
