@@ -4,11 +4,16 @@ The first note asked whether a 0.5B model needs a cold start to reason. The trac
 in the style the note's model learned, ending in the solver's correct answer block, rendered in the
 run's template. GRPO then starts from the SFT weights, which are also its reference model. The SFT
 curve goes into the run dir: coldstart/metrics.jsonl (loss, learning rate, grad norm, token accuracy
-per logged step) and coldstart/loss.png.
+per logged step) and coldstart/loss.png; the console shows one bar with the SFT loss.
+
+A trace longer than `coldstart.max_length` tokens (prompt included) is cut by TRL, and one whose
+prompt alone fills it is dropped. When no trace fits whole, SFT would never see an answer block (or
+nothing at all), so the run is refused before the model loads, naming the shortest trace.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,8 @@ from r1exp.common.templates import render_reference
 from r1exp.errors import ConfigError
 from r1exp.tasks import reference_parts
 from r1exp.tracking.checkpoints import MARKER
+
+log = logging.getLogger(__name__)
 
 
 def trace_rows(rows: list[dict], template: Any, n: int, seed: int, max_wrong: int) -> list[dict]:
@@ -36,6 +43,36 @@ def trace_rows(rows: list[dict], template: Any, n: int, seed: int, max_wrong: in
     if not out:
         raise ConfigError("coldstart=solver_traces: no training row has a known solution to build traces from")
     return out
+
+
+def trace_lengths(rows: list[dict], tokenizer: Any) -> list[int]:
+    """Tokens of each trace as SFT sees it: prompt + completion, in the chat template when the rows are chats.
+
+    TRL appends EOS to a plain-text completion; a chat template ends the assistant turn itself.
+    """
+    from trl.data_utils import is_conversational, maybe_apply_chat_template
+
+    texts, extra = [], []
+    for row in rows:
+        example = {"prompt": row["prompt"], "completion": row["completion"]}
+        chat = is_conversational(example)
+        rendered = maybe_apply_chat_template(example, tokenizer)
+        texts.append(rendered["prompt"] + rendered["completion"])
+        extra.append(0 if chat else 1)
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    return [len(t) + e for t, e in zip(ids, extra, strict=True)]
+
+
+def check_lengths(lengths: list[int], max_length: int) -> int:
+    """Refuse a max_length no trace fits in; returns how many traces TRL will cut (logged by the caller)."""
+    shortest = min(lengths)
+    if shortest > max_length:
+        raise ConfigError(
+            f"coldstart.max_length={max_length} tokens is shorter than every solver trace (shortest: {shortest} "
+            f"tokens with its prompt), so SFT would see no whole trace; set coldstart.max_length={shortest} or more "
+            f"(longest trace: {max(lengths)})"
+        )
+    return sum(n > max_length for n in lengths)
 
 
 # SFT log keys -> coldstart/metrics.jsonl names
@@ -100,6 +137,7 @@ def cold_start(cfg: Any, base_path: str, train_rows: list[dict], out_dir: Path) 
     from trl import SFTConfig, SFTTrainer
 
     from r1exp.models import load_model, load_tokenizer
+    from r1exp.tracking.console import SFT_BAR_KEYS, ConsoleCallback, no_dataset_bars, progress, quiet_trainer
 
     cs = cfg.coldstart
     rows = trace_rows(train_rows, cfg.template, int(cs.rows), int(cfg.seed), int(cs.max_wrong_attempts))
@@ -122,8 +160,24 @@ def cold_start(cfg: Any, base_path: str, train_rows: list[dict], out_dir: Path) 
         max_length=int(cs.max_length),
     )
     tokenizer = load_tokenizer(base_path)
+    # Before the model loads: a max_length no trace fits in is one line, not a failed SFT.
+    cut = check_lengths(trace_lengths(rows, tokenizer), int(cs.max_length))
+    if cut:
+        log.warning(
+            "coldstart: %d of %d solver traces are longer than coldstart.max_length=%d tokens and are cut (their "
+            "answer block is lost)",
+            cut,
+            len(rows),
+            int(cs.max_length),
+        )
     model = load_model(base_path, str(cfg.model.get("dtype", "auto")))
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    with no_dataset_bars():
+        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    if len(trainer.train_dataset) == 0:
+        # TRL dropped every example (a prompt alone fills max_length); check_lengths should have said so.
+        raise ConfigError(f"coldstart.max_length={int(cs.max_length)}: TRL kept no SFT example; raise it")
+    console = ConsoleCallback(desc="cold start (SFT)", keys=SFT_BAR_KEYS)
+    quiet_trainer(trainer, console)
     # SFT restarts from the base when it did not finish: its curve starts over too.
     metrics = final.parent / "metrics.jsonl"
     main = trainer.is_world_process_zero()
@@ -131,7 +185,8 @@ def cold_start(cfg: Any, base_path: str, train_rows: list[dict], out_dir: Path) 
         metrics.parent.mkdir(parents=True, exist_ok=True)
         metrics.unlink(missing_ok=True)
     trainer.add_callback(sft_log_callback(metrics))
-    trainer.train()
+    with progress(console):
+        trainer.train()
     if main:
         plot_sft(metrics, final.parent / "loss.png")
     trainer.save_model(str(final))

@@ -3,7 +3,9 @@
 Real models load with `from_pretrained` from a hub id or a local directory. With no hub and no
 local copy the run stops with one line naming `model.path` and `model=tiny`. The tiny model is a
 random-init Qwen2-architecture model with a BPE tokenizer trained here, built deterministically on
-first use and cached under `model.cache_dir`.
+first use and cached under `model.cache_dir`. `write_model_card` writes the checkpoints folder's
+README.md, naming the model the run started from (TRL's card says "fine-tuned version of [None]"
+for any base that is a local directory: the tiny model, a cold start, `model.path=DIR`).
 """
 
 from __future__ import annotations
@@ -315,3 +317,37 @@ class ReferenceModel:
             if was_training:
                 model.train()
         return [s.completion for s in samples]
+
+
+def write_model_card(folder: str | os.PathLike, base: str | None) -> Path:
+    """README.md of a run's checkpoints folder: what the checkpoints are and the model they start from.
+
+    A hub id gets the hub's `base_model` metadata and link; a local directory is named as such (its
+    weights' sha256 is `base_hash` in the run's manifest.json).
+    """
+    from huggingface_hub import ModelCard, ModelCardData
+
+    base = str(base or "")
+    hub_id = bool(base) and not Path(base).is_dir()
+    data = ModelCardData(
+        base_model=base if hub_id else None, library_name="transformers", tags=["r1exp", "grpo", "trl"]
+    )
+    if hub_id:
+        origin = f"[{base}](https://huggingface.co/{base}) (hub id)"
+    elif base:
+        origin = f"`{base}` (a local directory; its weights' sha256 is `base_hash` in the run's manifest.json)"
+    else:
+        origin = "the run's `model.path` (see the run's manifest.json)"
+    body = (
+        "# GRPO checkpoints of an r1exp run\n\n"
+        f"Trained with GRPO (TRL's GRPOTrainer) from {origin}.\n\n"
+        "- `checkpoint-N/`: the training state at step N (weights or LoRA adapter, optimizer, scheduler, RNG); "
+        "relaunching into the run dir resumes from the newest complete one.\n"
+        "- `final/`: the trained model (with LoRA, the adapter over the model above).\n\n"
+        "The run's config is `../.hydra/config.yaml`; versions, seed and the reference model's hash are in "
+        "`../manifest.json`.\n"
+    )
+    path = Path(folder) / "README.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}").save(path)
+    return path

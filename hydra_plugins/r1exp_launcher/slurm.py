@@ -7,7 +7,12 @@ watching every job of the sweep at once.
   job dir, after joining one torch.distributed group built from Slurm's environment
   (r1exp.distributed). `srun --kill-on-bad-exit` ends the other tasks when one dies, so a dead rank
   fails its job instead of leaving the others waiting in a collective.
-- Submission: an sbatch refusal (no such partition, invalid GPU request) is one line, not a traceback.
+- Submission: an sbatch refusal (no such partition, invalid GPU request) is one line, not a traceback,
+  and so is a machine without Slurm's commands (checked before Hydra creates the sweep dir).
+- Dry run: `hydra.launcher.dry_run=true` prints, for each Slurm job array the sweep would submit, its
+  jobs, their per-job layout and the batch script submitit would hand to sbatch (its own writer), then
+  exits 0 having submitted nothing and left no sweep dir behind. It needs no Slurm on the machine: the
+  layout is computed per job at submission time, which `--cfg hydra` cannot show.
 - Watching: the stock launcher waits for the jobs in order and raises on the first one that ended
   without a result (scancel, OOM kill, node failure): a dead job behind a long one goes unnoticed for
   hours, and the multirun then ends with a traceback and no comparison. This one polls Slurm for all
@@ -23,6 +28,8 @@ import io
 import json
 import logging
 import re
+import shutil
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +37,7 @@ from typing import Any
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides, run_job, setup_globals
+from hydra.types import HydraContext, TaskFunction
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as StockSlurmLauncher
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -38,8 +46,12 @@ log = logging.getLogger(__name__)
 
 # Seconds between sacct calls (submitit's own interval grows to 10 minutes for long jobs).
 POLL_S = 15
-# Launcher keys that are the executor's, not a job's.
-INIT_KEYS = {"max_num_timeout", "submitit_folder", "_target_"}
+# Launcher keys that are the executor's or this launcher's, not a job's.
+INIT_KEYS = {"max_num_timeout", "submitit_folder", "_target_", "dry_run"}
+# Slurm commands a submission needs on this machine (submitit submits with sbatch, checks for srun
+# and polls sacct).
+SLURM_COMMANDS = ("sbatch", "srun", "sacct")
+
 # srun's report of a task that ended badly, e.g. "srun: error: node1: task 1: Killed".
 SRUN_TASK_ERROR = re.compile(r"srun: error: (\S+): tasks? ([0-9,\-]+): (.+)")
 
@@ -81,6 +93,50 @@ def submission_error(exc: BaseException) -> str:
     return " | ".join(dict.fromkeys(errors))
 
 
+def missing_slurm_commands() -> list[str]:
+    """Slurm's commands that are not on PATH here (empty on a login node)."""
+    return [name for name in SLURM_COMMANDS if shutil.which(name) is None]
+
+
+def sbatch_script(resources: dict[str, Any], folder: str, jobs: int) -> str:
+    """The batch script submitit writes for `jobs` jobs (an array when more than one) with these resources.
+
+    Built by submitit's own Slurm executor, as `_submit` configures it, on any machine: submitit's
+    check that srun exists is for submitting, not for writing the script.
+    """
+    from submitit.slurm.slurm import SlurmExecutor
+
+    class PreviewExecutor(SlurmExecutor):
+        @classmethod
+        def affinity(cls) -> int:
+            return 2
+
+    executor = PreviewExecutor(folder)
+    base = set(OmegaConf.structured(BaseQueueConf).keys())
+    # As submitit's AutoExecutor does: None is unset; generic names become Slurm's, the rest pass as they are.
+    given = {k: v for k, v in resources.items() if v is not None}
+    params = executor._convert_parameters({k: v for k, v in given.items() if k in base})
+    params.update({k: v for k, v in given.items() if k not in base})
+    executor.update_parameters(**params)
+    if jobs > 1:
+        executor.parameters["map_count"] = jobs
+    return executor._make_submission_file_text(executor._submitit_command_str, "dry-run")
+
+
+def layout_line(resources: dict[str, Any], layout: Any) -> str:
+    """'1 node(s) x 4 task(s), 4 GPU(s) per node, ...': a job's layout as sbatch receives it."""
+    gpus = resources.get("gres") or f"{resources.get('gpus_per_node') or 0} GPU(s) per node"
+    server = f" ({layout.server_gpus} of them for trl vllm-serve)" if getattr(layout, "server_gpus", 0) else ""
+    cpus = resources.get("cpus_per_task")
+    mem = resources.get("mem_gb")
+    return (
+        f"{resources.get('nodes')} node(s) x {resources.get('tasks_per_node')} task(s), {gpus}{server}, "
+        f"{cpus if cpus is not None else 'default'} CPU(s) per task, "
+        f"{f'{mem} GB' if mem is not None else 'default memory'} per node, {resources.get('timeout_min')} min, "
+        f"partition {resources.get('partition') or '(cluster default)'}"
+    )
+
+
 def dead_ranks(log_text: str) -> list[str]:
     """'rank N on HOST: REASON' for each task srun reported as ended badly."""
     found = []
@@ -90,7 +146,30 @@ def dead_ranks(log_text: str) -> list[str]:
 
 
 class SlurmLauncher(StockSlurmLauncher):
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        """Refuse a machine without Slurm before Hydra creates the sweep dir; note what a dry run must undo."""
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
+        existing = sweep_dir
+        while not existing.exists():
+            existing = existing.parent
+        # The first folder of the sweep dir that exists now: a dry run removes what Hydra adds below it.
+        self._existing_parent = existing
+        previous = sweep_dir / "multirun.yaml"
+        self._previous_multirun = previous.read_bytes() if previous.is_file() else None
+        missing = missing_slurm_commands()
+        if missing and not self.params.get("dry_run"):
+            from r1exp.errors import ConfigError
+
+            raise ConfigError(
+                f"launcher=slurm: Slurm's commands are not on PATH on this machine ({', '.join(missing)} not found); "
+                "submit from the cluster's login node, or drop launcher=slurm to run here (launcher=local); "
+                "hydra.launcher.dry_run=true shows what would be submitted"
+            )
+
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        if self.params.get("dry_run"):
+            self._dry_run(job_overrides, initial_job_idx)
         self._submitted_at = time.time()
         jobs = self._submit(job_overrides, initial_job_idx)
         pending = dict(enumerate(jobs))
@@ -107,6 +186,66 @@ class SlurmLauncher(StockSlurmLauncher):
             time.sleep(1)
         return results
 
+    def _groups(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int, announce: bool = True
+    ) -> dict[str, tuple[dict[str, Any], list[int], list[Any]]]:
+        """Each job's resources from its own config, grouped: one job array per distinct set.
+
+        Returns {key: (resources, positions in job_overrides, layouts)}.
+        """
+        assert self.config is not None and self.hydra_context is not None
+        groups: dict[str, tuple[dict[str, Any], list[int], list[Any]]] = {}
+        for pos, overrides in enumerate(job_overrides):
+            idx = initial_job_idx + pos
+            job_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            resources, layout = job_resources(job_cfg)
+            if announce:
+                log.info(
+                    f"\t#{idx} : {' '.join(filter_overrides(overrides))}"
+                    + (f"  [{layout.nodes} node(s) x {layout.tasks_per_node} task(s)]" if layout.world_size > 1 else "")
+                )
+            key = json.dumps(resources, sort_keys=True, default=str)
+            group = groups.setdefault(key, (resources, [], []))
+            group[1].append(pos)
+            group[2].append(layout)
+        return groups
+
+    def _dry_run(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> None:
+        """Print what would be submitted, undo the sweep dir Hydra made for it, and exit 0."""
+        assert self.config is not None
+        groups = self._groups(job_overrides, initial_job_idx, announce=False)
+        folder = str(self.params["submitit_folder"])
+        lines = [
+            f"r1exp: dry run, nothing submitted: {len(job_overrides)} job(s) in {len(groups)} Slurm submission(s) "
+            f"(sweep dir {self.config.hydra.sweep.dir})"
+        ]
+        for n, (resources, positions, layouts) in enumerate(groups.values(), start=1):
+            kind = "job array" if len(positions) > 1 else "job"
+            lines.append(f"submission {n} ({kind} of {len(positions)}): {layout_line(resources, layouts[0])}")
+            for pos in positions:
+                overrides = " ".join(filter_overrides(job_overrides[pos])) or "(no overrides)"
+                lines.append(f"  #{initial_job_idx + pos}: {overrides}")
+            lines.append("  sbatch script:")
+            script = sbatch_script(resources, folder, len(positions))
+            lines += [f"    {line}" if line else "" for line in script.splitlines()]
+        print("\n".join(lines), flush=True)
+        self._undo_sweep_dir()
+        sys.exit(0)
+
+    def _undo_sweep_dir(self) -> None:
+        """Leave the sweep dir as it was before this launch: Hydra's multirun.yaml and the folders it made."""
+        assert self.config is not None
+        sweep_dir = Path(str(self.config.hydra.sweep.dir)).absolute()
+        config = sweep_dir / "multirun.yaml"
+        if self._previous_multirun is not None:
+            config.write_bytes(self._previous_multirun)
+            return
+        config.unlink(missing_ok=True)
+        folder = sweep_dir
+        while folder != self._existing_parent and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+
     def _submit(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> list[Any]:
         """The stock launcher's submission, one job array per distinct set of job resources."""
         import submitit
@@ -122,21 +261,13 @@ class SlurmLauncher(StockSlurmLauncher):
             sweep_dir.chmod(int(str(self.config.hydra.sweep.mode), 8))
         # Keys every executor knows; the others get submitit's "slurm_" prefix.
         base = set(OmegaConf.structured(BaseQueueConf).keys())
-        groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
+        groups = self._groups(job_overrides, initial_job_idx)
         params = []
         for pos, overrides in enumerate(job_overrides):
             idx = initial_job_idx + pos
-            job_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-            resources, layout = job_resources(job_cfg)
-            log.info(
-                f"\t#{idx} : {' '.join(filter_overrides(overrides))}"
-                + (f"  [{layout.nodes} node(s) x {layout.tasks_per_node} task(s)]" if layout.world_size > 1 else "")
-            )
-            key = json.dumps(resources, sort_keys=True, default=str)
-            groups.setdefault(key, (resources, []))[1].append(pos)
             params.append((list(overrides), "hydra.sweep.dir", idx, f"job_id_for_{idx}", Singleton.get_state()))
         jobs: list[Any] = [None] * len(job_overrides)
-        for resources, positions in groups.values():
+        for resources, positions, _ in groups.values():
             executor = submitit.AutoExecutor(
                 cluster=self._EXECUTOR,
                 folder=self.params["submitit_folder"],

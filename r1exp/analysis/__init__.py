@@ -20,6 +20,7 @@ _EXPORTS = {
     "expand_run_dirs": "runs",
     "load_run": "runs",
     "load_runs": "runs",
+    "resolve_sweep_dir": "runs",
 }
 
 
@@ -39,5 +40,6 @@ __all__ = [
     "load_run",
     "load_runs",
     "plot_comparison",
+    "resolve_sweep_dir",
     "write_report",
 ]

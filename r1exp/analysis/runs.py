@@ -14,6 +14,15 @@ from r1exp.errors import ConfigError
 
 STATUS_FILE = "status.json"
 
+# What the mean of the accuracy term is, by the term's reward function: a 0/1 verdict is an accuracy;
+# a judge's graded score is a score. A reward not listed is named after its term ("<term> score").
+ACCURACY_NAMES = {
+    "countdown_correct": "accuracy",
+    "math_correct": "accuracy",
+    "judge_answer": "judge score",
+    "judge_reasoning": "judge score",
+}
+
 
 @dataclass
 class Run:
@@ -39,6 +48,32 @@ class Run:
         if key in self.overrides:
             return self.overrides[key]
         return self.settings.get(key, "")
+
+    @property
+    def accuracy_name(self) -> str:
+        """What this run's `accuracy` metric really is (see accuracy_name)."""
+        return accuracy_name(self.settings)
+
+    @property
+    def seed(self) -> str:
+        """The run's seed as composed ("" when the run dir does not say)."""
+        return self.setting("seed")
+
+
+def accuracy_name(settings: dict[str, str]) -> str:
+    """The honest name of the `accuracy` metric of a run with these settings (flattened config).
+
+    `accuracy` is the mean of the term `reward.accuracy_term` names: a rate of correct answers for a
+    0/1 verifier, the mean judge score for a judge (zh_general). Runs without a recorded config keep
+    "accuracy".
+    """
+    term = settings.get("reward.accuracy_term", "")
+    if term in ("", "null"):
+        return "accuracy"
+    fn = settings.get(f"reward.terms.{term}.fn", "")
+    if not fn:
+        return "accuracy"
+    return ACCURACY_NAMES.get(fn, f"{term} score")
 
 
 def _overrides(path: Path) -> dict[str, str]:
@@ -82,7 +117,7 @@ def _flatten(node: Any, prefix: str, out: dict[str, str]) -> None:
         out[prefix[:-1]] = _text(node)
 
 
-def _settings(path: Path) -> dict[str, str]:
+def read_settings(path: Path) -> dict[str, str]:
     """Composed values (.hydra/config.yaml) and group choices (.hydra/hydra.yaml) as override-style text."""
     from omegaconf import OmegaConf
 
@@ -113,7 +148,7 @@ def load_run(path: Path) -> Run:
         wall_time_s=status.get("wall_time_s"),
         metrics=jsonl.read(path / "metrics.jsonl"),
         summary=json.loads(summary_file.read_text()) if summary_file.exists() else None,
-        settings=_settings(path),
+        settings=read_settings(path),
     )
 
 
@@ -140,3 +175,39 @@ def _job_order(name: str) -> tuple[int, str]:
 def load_runs(paths: list[str | Path]) -> list[Run]:
     """Every run under `paths` (see expand_run_dirs), in job order."""
     return [load_run(p) for p in expand_run_dirs(paths)]
+
+
+SWEEP_DIR_ENV = "R1EXP_SWEEP_DIR"
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The checkout's root (the folder holding launch.py) at or above `start` (the working directory).
+
+    A notebook runs in its own folder (notebooks/), while sweeps land in <root>/multirun: relative
+    sweep paths are read from the root, as the commands that wrote them ran there.
+    """
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "launch.py").is_file():
+            return folder
+    return here
+
+
+def resolve_sweep_dir(value: str | None = None, start: Path | None = None) -> Path:
+    """The sweep dir to analyse: `value` (R1EXP_SWEEP_DIR; relative to the checkout's root), else the
+    newest sweep under <root>/multirun; one clear error when there is none."""
+    root = repo_root(start)
+    if value:
+        path = Path(value).expanduser()
+        path = path if path.is_absolute() else root / path
+        if not path.is_dir():
+            raise ConfigError(f"{SWEEP_DIR_ENV}={value}: {path} is not a directory; give a sweep dir (multirun.yaml)")
+        return path
+    sweeps = [p.parent for p in (root / "multirun").glob("**/multirun.yaml")]
+    if not sweeps:
+        raise ConfigError(
+            f"{SWEEP_DIR_ENV} is not set and {root / 'multirun'} holds no sweep: run one "
+            f"(python launch.py +sweep=warmup +experiment=smoke) or set {SWEEP_DIR_ENV}=DIR "
+            "(a sweep dir, relative to the checkout's root or absolute)"
+        )
+    return max(sweeps, key=lambda p: ((p / "multirun.yaml").stat().st_mtime, str(p)))

@@ -5,7 +5,8 @@ A run dir as `cmd.checkpoint` is evaluated as it was trained: its own composed c
 budget; this command's `cmd`, hardware, generation and logger settings are its own, and any other
 override on the command line applies on top of the run's config. `bench=NAME` evaluates on a standard
 set (math500, gsm8k, cmath, countdown, ...). summary.json records the protocol: what was evaluated,
-how, and which overrides changed the run's config.
+how, and which overrides changed the run's config. The console shows the generation bar and, at the
+end, a short table (overall and by difficulty); summary.json holds every number.
 
 The token budget (`cmd.max_new_tokens`) is independent of training, which answers the first note's
 question: how accurate is a model trained at 1024 tokens when it may think for longer. eval.jsonl
@@ -26,6 +27,7 @@ from r1exp.common.jsonl import write_atomic
 from r1exp.config import check_common
 from r1exp.errors import ConfigError
 from r1exp.grpo_args import require_vllm
+from r1exp.rewards.base import preflight
 from r1exp.rewards.counters import Counters
 from r1exp.tasks import build_terms
 from r1exp.tracking import manifest
@@ -136,6 +138,8 @@ def _eval_rows(cfg: DictConfig) -> tuple[list[dict], str]:
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
+    from r1exp.tracking.console import eval_lines, quiet_libraries
+
     ecfg = cfg.cmd
     if ecfg.split not in ("test", "train"):
         raise ConfigError(f"cmd.split={ecfg.split!r}: use test or train")
@@ -156,11 +160,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     require_vllm(cfg.generation)
     checkpoint = resolve_checkpoint(ecfg.checkpoint)
     out = Path(HydraConfig.get().runtime.output_dir)
+    # After the checks, before any model loads: loading bars and import-time prints stay off the console.
+    quiet_libraries(wandb=False)
 
     from r1exp.evaluation import score_samples, summarize
     from r1exp.generation import generate_hf, generate_vllm
 
     rows, eval_set = _eval_rows(cfg)
+    # A judge that cannot be reached or read is one line before the model loads.
+    preflight(terms)
     model, tokenizer, path = load_for_eval(cfg, checkpoint)
     gen = dict(k=int(ecfg.k), max_new_tokens=int(ecfg.max_new_tokens), temperature=float(ecfg.temperature))
     prompts = [r["prompt"] for r in rows]
@@ -215,5 +223,5 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     write_atomic(out / "eval.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored))
     write_atomic(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     manifest.write(out, {"command": "eval", "versions": manifest.versions(), "git": manifest.git_commit(), **summary})
-    print(json.dumps({k: v for k, v in summary.items() if k not in ("by_difficulty", "protocol")}))
+    print("\n".join(eval_lines(summary, out)), flush=True)
     return summary

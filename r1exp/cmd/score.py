@@ -19,6 +19,7 @@ from r1exp.common import jsonl
 from r1exp.config import check_common
 from r1exp.errors import ConfigError, DataError
 from r1exp.rewards import score_batch
+from r1exp.rewards.base import preflight
 from r1exp.rewards.counters import Counters
 from r1exp.tasks import build_terms
 
@@ -65,6 +66,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError("cmd.output is the same file as cmd.input; write the scores to another file")
     if dst.exists() and not cfg.cmd.overwrite:
         raise ConfigError(f"cmd.output={cfg.cmd.output} exists; pass cmd.overwrite=true or choose another path")
+    # A judge that cannot be reached or read is one line now, not after the file was read.
+    preflight(terms)
     tokenizer = None
     if any(t.needs_token_ids for t in terms):
         from r1exp.models import load_tokenizer, resolve_path

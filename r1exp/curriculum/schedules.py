@@ -3,6 +3,11 @@
 Both learn only from the rewards the trainer already computes (no extra generation): each observed
 completion reports its prompt's row id and its accuracy-term value. State is plain JSON, so it goes
 into every checkpoint and survives a resume.
+
+Their metrics describe the batch a step was scored on, not the latest one drawn: the data loader
+reads a batch ahead (accelerate), so when step N's metrics are logged the batch of step N + 1 may
+already be drawn, and a stage may have ended during step N. `curriculum/stage` is the stage the
+scored batch was drawn in, `curriculum/difficulty` the mean difficulty of its rows.
 """
 
 from __future__ import annotations
@@ -29,6 +34,36 @@ def _mean_difficulty(rows: Sequence[Mapping[str, Any]], batch: Sequence[int]) ->
     diffs = [rows[i].get("difficulty") for i in batch]
     diffs = [d for d in diffs if isinstance(d, (int, float))]
     return sum(diffs) / len(diffs) if diffs else None
+
+
+# Drawn batches remembered to tell which one a step scored (the loader reads at most a batch or two ahead).
+_DRAWN_KEPT = 8
+
+
+class _DrawLog:
+    """The stage each recent batch was drawn in, and what the last scored batch was."""
+
+    def __init__(self) -> None:
+        self.drawn: deque[tuple[int, list[int]]] = deque(maxlen=_DRAWN_KEPT)
+        self.scored: tuple[int, list[int]] | None = None
+
+    def drew(self, stage: int, batch: list[int]) -> None:
+        self.drawn.append((stage, batch))
+
+    def score(self, row_ids: Sequence[int | None], current_stage: int) -> None:
+        """Record that `row_ids` were scored: the oldest remembered batch holding them all is theirs."""
+        ids = [int(i) for i in row_ids if i is not None]
+        if not ids:
+            return
+        wanted = set(ids)
+        for k, (stage, batch) in enumerate(self.drawn):
+            if wanted <= set(batch):
+                for _ in range(k):  # older batches were scored already
+                    self.drawn.popleft()
+                self.scored = (stage, ids)
+                return
+        # Not drawn by this process since it started (a resume): the batch is of the current stage.
+        self.scored = (current_stage, ids)
 
 
 def _matches(row: Mapping[str, Any], where: Mapping[str, Sequence[Any]]) -> bool:
@@ -59,6 +94,7 @@ class StagedCurriculum:
         self.accuracy: deque[float] = deque(maxlen=window)
         self._order: list[int] = []
         self._last_batch: list[int] = []
+        self._log = _DrawLog()
         self.changes: list[dict[str, Any]] = []
 
     def next_batch(self, size: int) -> list[int]:
@@ -71,9 +107,11 @@ class StagedCurriculum:
             if pick not in batch or len(pool) < size:
                 batch.append(pick)
         self._last_batch = batch
+        self._log.drew(self.stage, batch)
         return batch
 
     def observe(self, row_ids: Sequence[int], values: Sequence[float | None], step: int) -> None:
+        self._log.score(row_ids, self.stage)
         vals = [v for v in values if v is not None]
         if vals:
             self.accuracy.append(sum(vals) / len(vals))
@@ -97,8 +135,10 @@ class StagedCurriculum:
             self.changes.append({"step": step, "stage": self.stage, "reason": "step" if by_step else "accuracy"})
 
     def metrics(self) -> dict[str, float]:
-        out = {"stage": float(self.stage)}
-        difficulty = _mean_difficulty(self.rows, self._last_batch)
+        """Stage and mean difficulty of the batch last scored (before any, of the batch last drawn)."""
+        stage, rows = self._log.scored or (self.stage, self._last_batch)
+        out = {"stage": float(stage)}
+        difficulty = _mean_difficulty(self.rows, rows)
         if difficulty is not None:
             out["difficulty"] = difficulty
         return out
@@ -150,6 +190,7 @@ class AdaptiveCurriculum:
         self.successes = [0.0] * len(rows)
         self.trials = [0] * len(rows)
         self._last_batch: list[int] = []
+        self._log = _DrawLog()
 
     def pass_rate(self, i: int) -> float:
         return (self.successes[i] + 1.0) / (self.trials[i] + 2.0)
@@ -177,9 +218,11 @@ class AdaptiveCurriculum:
         rest = [i for i in range(n) if i not in set(batch)]
         batch += self.rng.sample(rest, size - len(batch))
         self._last_batch = batch
+        self._log.drew(0, batch)
         return batch
 
     def observe(self, row_ids: Sequence[int], values: Sequence[float | None], step: int) -> None:
+        self._log.score(row_ids, 0)
         for i, v in zip(row_ids, values, strict=True):
             if v is None or i is None:
                 continue
@@ -187,11 +230,13 @@ class AdaptiveCurriculum:
             self.successes[int(i)] += float(v)
 
     def metrics(self) -> dict[str, float]:
+        """Share of the last scored batch's prompts in the pass-rate band, and their mean difficulty."""
         out: dict[str, float] = {"stage": 0.0}
-        if self._last_batch:
-            in_band = [self.band[0] <= self.pass_rate(i) <= self.band[1] for i in self._last_batch if self.trials[i]]
-            out["in_band"] = sum(in_band) / len(self._last_batch)
-            difficulty = _mean_difficulty(self.rows, self._last_batch)
+        batch = list(dict.fromkeys(self._log.scored[1])) if self._log.scored else self._last_batch
+        if batch:
+            in_band = [self.band[0] <= self.pass_rate(i) <= self.band[1] for i in batch if self.trials[i]]
+            out["in_band"] = sum(in_band) / len(batch)
+            difficulty = _mean_difficulty(self.rows, batch)
             if difficulty is not None:
                 out["difficulty"] = difficulty
         return out

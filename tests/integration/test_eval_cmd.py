@@ -1,7 +1,9 @@
-"""cmd=eval on a tiny checkpoint: summary.json and eval.jsonl; re-scoring eval.jsonl with cmd=score
-gives the same numbers; periodic greedy eval during training lands in metrics.jsonl."""
+"""cmd=eval on a tiny checkpoint: summary.json and eval.jsonl, a short table on the console; re-scoring
+eval.jsonl with cmd=score gives the same numbers; periodic greedy eval during training lands in
+metrics.jsonl."""
 
 import json
+import re
 
 import pytest
 
@@ -44,6 +46,21 @@ def test_eval_summary_and_rescoring(launch, trained, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["samples"] == 24 and summary["prompts"] == 6 and summary["max_new_tokens"] == 48
+    # The console: the generation bar and a short table of summary.json's numbers, no raw dict, no loading bars.
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == (
+        f"r1exp: evaluated {trained / 'checkpoints' / 'final'} on countdown (test split): 6 prompts x 4 samples, "
+        "up to 48 new tokens, temperature 0.6"
+    )
+    assert len(lines) <= 16 and not any("{" in line for line in lines)
+    assert lines[-1] == f"  written: {out / 'summary.json'} (every completion: eval.jsonl)"
+    table = {row[0]: row[1:] for row in (re.split(r"\s{2,}", line.strip()) for line in lines[2:-1])}
+    for key, label in (("accuracy", "accuracy"), ("pass@4", "pass@4"), ("truncation_rate", "truncation_rate")):
+        assert float(table[label][0]) == pytest.approx(summary[key], abs=5e-4), label
+    assert table["prompts"][0] == "6" and float(table["length mean"][0]) == pytest.approx(
+        summary["length_mean"], abs=0.05
+    )
+    assert "Loading weights" not in proc.stderr and "generating" in proc.stderr
     for key in (
         "accuracy",
         "pass@1",

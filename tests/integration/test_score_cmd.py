@@ -1,6 +1,8 @@
-"""`cmd=score` scores completions offline: per-term rewards, weighted total, malformed lines reported."""
+"""`cmd=score` scores completions offline: per-term rewards, weighted total, malformed lines reported,
+in a run dir named after it."""
 
 import json
+import re
 
 import pytest
 
@@ -57,6 +59,10 @@ def test_score_writes_per_term_rewards_and_reports_bad_lines(launch, tmp_path):
     assert len(problems) == 2
     assert "in.jsonl:2:" in problems[0] and "JSON" in problems[0]
     assert "in.jsonl:4:" in problems[1] and "completion" in problems[1]
+    # No hydra.run.dir: the run dir is named after what ran (outputs/<date>/<time>_score_in), not after
+    # the default model it never used
+    (run_dir,) = (tmp_path / "outputs").glob("*/*")
+    assert re.fullmatch(r"\d{2}-\d{2}-\d{2}_score_in", run_dir.name), run_dir
 
 
 def test_score_with_a_length_term_counts_tokens_with_the_model_tokenizer(launch, tmp_path):

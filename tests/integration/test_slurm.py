@@ -1,7 +1,9 @@
 """launcher=slurm on a real cluster (tools/slurm-local/start.sh starts one on localhost): a two-job
 sweep whose jobs each run 2 CPU processes (gloo) in one Slurm job, a requeued job that resumes with
 all its ranks, a killed rank that fails its job within a bounded time, a cancelled job that fails
-the sweep while the other job's results are kept, and an sbatch refusal on one line.
+the sweep while the other job's results are kept, an sbatch refusal on one line, and a dry run that
+prints the script sbatch really gets. Without a cluster: launcher=slurm on a machine without Slurm is
+one line, and the dry run shows each job's real layout.
 
 Skipped when no Slurm answers; with R1EXP_REQUIRE_SLURM=1 (CI) that is a failure instead. The jobs
 run in pytest's tmp dir, so on a multi-node cluster pass a --basetemp the nodes share.
@@ -19,9 +21,10 @@ import pytest
 
 from r1exp.common import jsonl
 from r1exp.errors import one_line
-from tests.conftest import ROOT
+from tests.conftest import ROOT, error_lines
 
-pytestmark = pytest.mark.slow
+# One worker runs them all under pytest-xdist (--dist loadgroup): they share the two-core cluster.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]
 
 # The local cluster has no GPUs and two cores: one core per process and a little memory per job
 # (a CPU preset requests no GPU by itself). A job of 2 processes takes the whole node.
@@ -298,3 +301,90 @@ def test_cancelled_job_fails_the_sweep_and_keeps_the_others(slurm, sweep):
     assert _status(long_run)["status"] == "failed" and cancelled in _status(long_run)["error"]
     report = (sweep.dir / "comparison.md").read_text()
     assert "did not finish" in report and "0 (failed)" in report, report
+
+
+# --- Without a cluster: no Slurm on the machine, and the dry run (what will really be submitted) ------
+
+
+def _no_slurm(tmp_path: Path) -> dict:
+    """An environment whose PATH holds none of Slurm's commands."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir(exist_ok=True)
+    return {"PATH": str(empty)}
+
+
+def _submissions(stdout: str) -> list[str]:
+    """The dry run's output, one block per Slurm submission."""
+    return ["submission " + block for block in stdout.split("\nsubmission ")[1:]]
+
+
+def test_without_slurm_launcher_slurm_is_one_line(launch, tmp_path):
+    proc = launch("launcher=slurm", "+experiment=smoke", env=_no_slurm(tmp_path), timeout=120)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and "Could not detect" not in proc.stderr
+    (line,) = error_lines(proc.stderr)
+    assert line.startswith("r1exp: error: launcher=slurm: Slurm's commands are not on PATH on this machine")
+    assert "sbatch" in line and "launcher=local" in line and "hydra.launcher.dry_run=true" in line
+    assert not (tmp_path / "multirun").exists()  # refused before Hydra made a sweep dir
+
+
+def test_dry_run_shows_each_jobs_real_layout_without_slurm(launch, tmp_path):
+    """`--cfg hydra` shows the preset's placeholders (gpus_per_node 0, tasks_per_node 1) for
+    hardware=multi_gpu; the dry run shows what each job is submitted with."""
+    proc = launch(
+        "launcher=slurm",
+        "hardware=multi_gpu,cpu",
+        "trainer.beta=0,0.04",
+        "hydra.launcher.dry_run=true",
+        env=_no_slurm(tmp_path),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("r1exp: dry run, nothing submitted: 4 job(s) in 2 Slurm submission(s)")
+    gpu, cpu = _submissions(proc.stdout)
+    assert gpu.startswith("submission 1 (job array of 2): 1 node(s) x 4 task(s), 4 GPU(s) per node, 8 CPU(s)")
+    assert "  #0: launcher=slurm hardware=multi_gpu trainer.beta=0\n" in gpu
+    assert "  #1: launcher=slurm hardware=multi_gpu trainer.beta=0.04\n" in gpu
+    for flag in ("--ntasks-per-node=4", "--gpus-per-node=4", "--nodes=1", "--cpus-per-task=8", "--array=0-1%2"):
+        assert f"    #SBATCH {flag}\n" in gpu, flag
+    assert "--kill-on-bad-exit=1" in gpu and "export OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK" in gpu
+    assert cpu.startswith("submission 2 (job array of 2): 1 node(s) x 1 task(s), 0 GPU(s) per node")
+    assert "  #2: launcher=slurm hardware=cpu trainer.beta=0\n" in cpu
+    assert "#SBATCH --ntasks-per-node=1\n" in cpu and "gpus" not in cpu and "--kill-on-bad-exit" not in cpu
+    assert not (tmp_path / "multirun").exists()  # nothing submitted, no sweep dir left
+
+
+def test_dry_run_into_an_existing_sweep_leaves_it_as_it_was(launch, tmp_path):
+    sweep_dir = tmp_path / "sweep"
+    (sweep_dir / "0").mkdir(parents=True)
+    (sweep_dir / "multirun.yaml").write_text("kept: true\n")
+    proc = launch(
+        "launcher=slurm", "hydra.launcher.dry_run=true", f"hydra.sweep.dir={sweep_dir}", env=_no_slurm(tmp_path)
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(p.name for p in sweep_dir.iterdir()) == ["0", "multirun.yaml"]
+    assert (sweep_dir / "multirun.yaml").read_text() == "kept: true\n"
+
+
+def test_the_sbatch_script_follows_the_resources():
+    from hydra_plugins.r1exp_launcher.slurm import sbatch_script
+
+    resources = {"nodes": 2, "tasks_per_node": 8, "gpus_per_node": None, "gres": "gpu:a100:8", "mem_gb": 200}
+    script = sbatch_script({**resources, "timeout_min": 60, "partition": "gpu"}, "/sweep/.submitit/%j", 1)
+    for line in ("--nodes=2", "--ntasks-per-node=8", "--gres=gpu:a100:8", "--mem=200GB", "--partition=gpu"):
+        assert f"#SBATCH {line}\n" in script, line
+    assert "--gpus-per-node" not in script and "--array" not in script  # one job: no array
+    assert "#SBATCH --array=0-2%3\n" in sbatch_script({"nodes": 1}, "/sweep/.submitit/%j", 3)
+
+
+def test_dry_run_prints_the_script_sbatch_really_gets(slurm, launch, sweep, tmp_path):
+    args = ("+experiment=smoke", "seed=1,2", "+hydra.launcher.additional_parameters.hold=true")
+    dry = launch("-m", *SLURM, *args, f"hydra.sweep.dir={sweep.dir}", "hydra.launcher.dry_run=true", timeout=120)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    (block,) = _submissions(dry.stdout)
+    printed = block.split("  sbatch script:\n", 1)[1]
+    printed = "\n".join(line.removeprefix("    ") for line in printed.splitlines())
+    proc = sweep(*args)  # held: submitted, never started
+    _wait_for("the submission", lambda: list(sweep.dir.glob(".submitit/*/*_submission.sh")), proc, timeout=120)
+    (submitted,) = sweep.dir.glob(".submitit/*/*_submission.sh")
+    assert printed.strip() == submitted.read_text().strip()

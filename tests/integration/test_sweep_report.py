@@ -70,7 +70,7 @@ def test_two_by_two_sweep_writes_the_comparison(sweep_dir):
     table = md.split("\n\n")[2]
     assert table.count("\n| ") == 4 and table.startswith("| ")  # header + 4 variants
     assert "## Against the baseline (trainer.beta=0, trainer.warmup_steps=0)" in md
-    assert "one run on a side: no interval" in md
+    assert "not enough seeds: 1 vs 1 distinct" in md
     png = (sweep_dir / "comparison.png").read_bytes()
     assert png[:4] == b"\x89PNG" and len(png) > 20000
     # warmup really changes training (a constant schedule would silently ignore it)
@@ -129,11 +129,33 @@ def test_a_sweep_over_seeds_reports_intervals_and_a_verdict(tmp_path, tiny_cache
     proc = _launch(["-m", *fast, "trainer.beta=0,0.04", "seed=1,2", f"hydra.sweep.dir={sweep}"], tmp_path, tiny_cache)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = list(csv.DictReader((sweep / "comparison.csv").open()))
-    assert [(r["trainer.beta"], r["runs"]) for r in rows] == [("0", "2"), ("0.04", "2")]
+    assert [(r["trainer.beta"], r["runs"], r["seeds"]) for r in rows] == [("0", "2", "2"), ("0.04", "2", "2")]
     for r in rows:
         low, mean, high = (float(r[f"reward [last 10%]{s}"]) for s in (" ci95 low", "", " ci95 high"))
         assert low <= mean <= high and r["reward [last 10%] sd"] != ""
     md = (sweep / "comparison.md").read_text()
     assert "## Against the baseline (trainer.beta=0)" in md and "with 2 seeds" in md
     diffs = list(csv.DictReader((sweep / "comparison_baseline.csv").open()))
-    assert {d["variant"] for d in diffs} == {"trainer.beta=0.04"} and all(d["ci95 low"] != "" for d in diffs)
+    assert {d["variant"] for d in diffs} == {"trainer.beta=0.04"}
+    # Every metric gets an interval, except one every seed gave the same value for (the tiny model's
+    # accuracy is 0 throughout): a zero-width "interval" would claim a certainty nothing measured.
+    assert all(d["ci95 low"] != "" or d["verdict"].startswith("no spread") for d in diffs)
+    assert any(d["metric"] == "reward [last 10%]" and d["ci95 low"] != "" for d in diffs)
+
+
+def test_a_sweep_repeating_one_seed_claims_no_replicates(tmp_path, tiny_cache):
+    """The user's sweep: `seed=42,42` against two runs of another beta gave "2 vs 2 seeds", a zero-width
+    interval and a verdict. The same seed twice is one replicate: flagged, counted once, no verdict."""
+    sweep = tmp_path / "same_seed"
+    fast = ["+experiment=smoke", "trainer.max_steps=2", "trainer.save_steps=100", "logger.samples_every=0"]
+    proc = _launch(["-m", *fast, "trainer.beta=0,0.04", "seed=42,42", f"hydra.sweep.dir={sweep}"], tmp_path, tiny_cache)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = list(csv.DictReader((sweep / "comparison.csv").open()))
+    assert [(r["trainer.beta"], r["runs"], r["seeds"]) for r in rows] == [("0", "2", "1"), ("0.04", "2", "1")]
+    assert [r["duplicates"] for r in rows] == ["1 = 0 (seed 42)", "3 = 2 (seed 42)"]
+    md = (sweep / "comparison.md").read_text()
+    assert "Duplicates (the same seed and settings twice; counted once, as their mean)" in md
+    assert "not enough seeds: 1 vs 1 distinct" in md
+    assert "lower than the baseline" not in md and "higher than the baseline" not in md
+    for r in rows:
+        assert 0.0 <= float(r["truncation_rate [last 10%]"]) <= 1.0

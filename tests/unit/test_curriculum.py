@@ -4,6 +4,8 @@ import random
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from omegaconf import OmegaConf
 
 from r1exp.curriculum import AdaptiveCurriculum, CurriculumSampler, StagedCurriculum, build_curriculum
@@ -130,3 +132,54 @@ def test_sampler_keeps_groups_together_and_repeats_batches():
 
 def test_none_means_trl_default_sampling():
     assert build_curriculum(OmegaConf.load(CONF / "curriculum" / "none.yaml"), ROWS, seed=0) is None
+
+
+def _run_with_prefetch(cur, steps: int, ahead: int) -> list[tuple[dict, list[int], int]]:
+    """Drive a curriculum the way TRL + accelerate do: the loader draws `ahead` batches before the
+    current one is scored; returns per step (logged metrics, the scored batch, its draw stage)."""
+    drawn: list[tuple[list[int], int]] = []
+    logged = []
+    for step in range(1, steps + 1):
+        while len(drawn) < step + ahead:
+            drawn.append((cur.next_batch(4), cur.stage))
+        batch, stage = drawn[step - 1]
+        ids = [i for i in batch for _ in range(2)]  # num_generations=2: each prompt twice
+        cur.observe(ids, [0.0] * len(ids), step)
+        logged.append((cur.metrics(), batch, stage))
+    return logged
+
+
+def test_stage_is_logged_for_the_batch_the_step_trained_on():
+    # Issue: `curriculum/stage` said stage 1 at step 4 while `curriculum/difficulty` (3.0) was still
+    # stage 0's: the stage ended during step 4's rewards, the metrics described the next batch.
+    cur = _numbers(until_step=4)
+    logged = _run_with_prefetch(cur, 8, ahead=1)
+    stages = [m["stage"] for m, _, _ in logged]
+    assert stages[:5] == [0, 0, 0, 0, 0] and stages[5:] == [1, 1, 1]  # step 5's batch was drawn before the change
+    for metrics, batch, stage in logged:
+        assert metrics["stage"] == stage
+        assert metrics["difficulty"] == sum(len(ROWS[i]["nums"]) for i in batch) / len(batch)
+        if metrics["stage"] == 0:
+            assert metrics["difficulty"] == 3.0
+    assert cur.changes[0] == {"step": 4, "stage": 1, "reason": "step"}
+
+
+@settings(derandomize=True, deadline=None, max_examples=30)
+@given(until=st.integers(1, 6), ahead=st.integers(0, 2), steps=st.integers(1, 14))
+def test_logged_stage_and_difficulty_always_describe_the_scored_batch(until, ahead, steps):
+    cur = _numbers(until_step=until)
+    logged = _run_with_prefetch(cur, steps, ahead)
+    for metrics, batch, stage in logged:
+        assert metrics["stage"] == stage
+        assert metrics["difficulty"] == pytest.approx(sum(len(ROWS[i]["nums"]) for i in batch) / len(batch))
+    stages = [m["stage"] for m, _, _ in logged]
+    assert stages == sorted(stages)
+
+
+def test_adaptive_metrics_describe_the_scored_batch():
+    rows = [{"difficulty": i % 3} for i in range(30)]
+    cur = AdaptiveCurriculum(rows, band=(0.2, 0.8), explore=0.25, floor_weight=0.05, seed=0)
+    scored = cur.next_batch(6)
+    cur.next_batch(6)  # the loader's next batch, drawn before this step is scored
+    cur.observe(scored, [1.0] * 6, 1)
+    assert cur.metrics()["difficulty"] == sum(rows[i]["difficulty"] for i in scored) / 6

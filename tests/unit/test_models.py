@@ -1,9 +1,20 @@
-"""The offline tiny model, real-model loading errors, LoRA config and weight hashing."""
+"""The offline tiny model, real-model loading errors, LoRA config, weight hashing and the checkpoints' card."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from r1exp.errors import ModelLoadError
-from r1exp.models import TAG_TOKENS, TinySpec, build_tiny, load_model, load_tokenizer, lora_config, weights_hash
+from r1exp.models import (
+    TAG_TOKENS,
+    TinySpec,
+    build_tiny,
+    load_model,
+    load_tokenizer,
+    lora_config,
+    weights_hash,
+    write_model_card,
+)
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +86,24 @@ def test_weights_hash_sees_base_weights_through_lora(tiny_dir):
         peft_model.base_model.model.model.embed_tokens.weight.add_(1.0)
     assert weights_hash(peft_model) != base
     assert lora_config(OmegaConf.create({"r": None})) is None
+
+
+def test_the_checkpoints_card_names_the_model_the_run_started_from(tmp_path, tiny_dir):
+    """TRL's card says "fine-tuned version of [None]" for a local base; r1exp's names it."""
+    hub = write_model_card(tmp_path / "hub", "Qwen/Qwen2.5-1.5B").read_text()
+    assert "base_model: Qwen/Qwen2.5-1.5B" in hub and "(https://huggingface.co/Qwen/Qwen2.5-1.5B)" in hub
+    local = write_model_card(tmp_path / "local", str(tiny_dir)).read_text()
+    assert f"`{tiny_dir}` (a local directory" in local and "base_model:" not in local
+    assert "huggingface.co" not in local
+    unknown = write_model_card(tmp_path / "unknown", None).read_text()
+    for card in (hub, local, unknown):
+        assert "None" not in card and "checkpoint-N/" in card and "final/" in card
+
+
+@settings(derandomize=True, deadline=None, max_examples=60)
+@given(base=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}/[A-Za-z0-9][A-Za-z0-9_.-]{0,30}", fullmatch=True))
+def test_any_hub_id_is_the_cards_base_model(tmp_path_factory, base):
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(write_model_card(tmp_path_factory.mktemp("card"), base))
+    assert card.data.base_model == base and f"[{base}](https://huggingface.co/{base})" in card.text

@@ -91,10 +91,15 @@ def test_toy_plan_by_hand(tmp_path):
     # generation batch 2 x 4 = 8 prompts, 16 + 32 tokens, 256 bytes of K and V per token
     assert component(plan, "KV cache") == 8 * 48 * 256
     sampling = 8 * 1000 * (2 + 12)
+    unmodelled = int(P.GENERATE_UNMODELLED_GIB * GIB)
     # the cache at full length (plus one step's logits) outweighs the prefill's MLP activations
-    assert plan.phases["generate"] == 4 * params * 2 + 8 * 48 * 256 + sampling
-    assert plan.first_generate_gib * GIB == pytest.approx(2 * params * 2 + 8 * 48 * 256 + sampling)
-    assert plan.peak_gib == pytest.approx((max(plan.phases.values()) + 0.5 * GIB) / GIB)
+    assert plan.phases["generate"] == 4 * params * 2 + 8 * 48 * 256 + sampling + unmodelled
+    assert plan.first_generate_gib * GIB == pytest.approx(2 * params * 2 + 8 * 48 * 256 + sampling + unmodelled)
+    # the pool also holds the growing cache's fragments: reserved, not allocated
+    assert component(plan, "pool fragmentation") == int(P.DYNAMIC_CACHE_POOL_FACTOR * 8 * 48 * 256)
+    assert plan.pool["generate"] == plan.phases["generate"] + component(plan, "pool fragmentation")
+    assert plan.allocator_peak_gib * GIB == max(plan.phases.values())
+    assert plan.peak_gib == pytest.approx((max(plan.pool.values()) + 0.5 * GIB) / GIB)
     assert plan.card_gib == 2.0 and plan.fits
 
 
@@ -160,36 +165,91 @@ def test_rtx3090_cap_plus_context_is_the_whole_card():
     assert P.card_gib(cfg)[0] == 24.0
 
 
-def test_7b_lora_recipe_fits_a_3090_and_a_7b_full_fine_tune_does_not():
-    fits = P.plan_for(composed("+experiment=math_7b_base_lora_3090"))
-    assert fits.fits and fits.card_gib == 24.0 and not fits.levers
+def test_7b_math_recipe_is_at_the_cap_and_a_7b_full_fine_tune_does_not_fit():
+    # Measured (issue 9): this recipe held the allocator's pool at its cap. The plan used to say
+    # "fits: 19.6 of 24.0 GiB, 4.4 GiB headroom"; it missed HF generate's growing-cache fragmentation.
+    recipe = P.plan_for(composed("+experiment=math_7b_base_lora_3090"))
+    assert recipe.card_gib == 24.0 and recipe.fits is False and recipe.verdict_kind == "at the cap"
+    assert recipe.allocated_process_gib < 24.0 < recipe.peak_gib
+    assert "GiB headroom" not in recipe.verdict() and "at the cap, no headroom" in recipe.verdict()
+    assert recipe.levers and any(then_fits for _, _, then_fits in recipe.levers)
     full = P.plan_for(composed("model=qwen7b", "hardware=rtx3090", "lora=none"))
-    assert full.fits is False
-    override, saved, then_fits = full.levers[0]
-    assert override == "lora=r16" and then_fits and saved > 50
+    assert full.fits is False and full.verdict_kind == "does not fit"
+    override, saved, _ = full.levers[0]
+    assert override == "lora=r16" and saved > 50
     assert "does NOT fit" in full.table() and "lora=r16: saves" in full.table()
 
 
-# Peaks measured on an H200 under hardware=rtx3090 (docs/benchmarks.md, issue 9's table): random-init
-# Qwen2.5 shapes, 64 completions x 1024 tokens, prompts tokenized by the tiny tokenizer (~100 tokens).
-# Both were read during step 1's generation (no optimizer state yet).
-@pytest.mark.parametrize(
-    ("overrides", "measured_gib"),
-    [
-        (("+experiment=countdown_r1zero_1.5b", "hardware=rtx3090", "lora=r64"), 5.7),
-        (("model=qwen0.5b", "hardware=rtx3090", "lora=none"), 3.2),
-    ],
-)
-def test_step1_generation_within_15_percent_of_measured(overrides, measured_gib):
-    plan = P.estimate(composed(*overrides), prompt_tokens=128)
-    assert abs(plan.first_generate_gib - measured_gib) / measured_gib <= 0.15
+@pytest.mark.parametrize("measured", P.MEASURED_PEAKS, ids=lambda m: f"{m.label} {m.kind}")
+def test_plan_is_never_below_a_measured_peak(measured):
+    """For every configuration measured on a GPU (docs/benchmarks.md), the plan's figure of the same
+    kind is at or above the measurement: a plan under a measured peak would call a run safe that was
+    seen at or over its limit."""
+    plan = P.estimate(composed(*measured.overrides), prompt_tokens=measured.prompt_tokens)
+    assert measured in plan.measured  # the configuration is recognised as the measured one
+    # the same kind of figure, in the phase and step it was read in (step 1's generation)
+    assert P.measured_figure(plan, measured) >= measured.gib - 1e-6
+    figure = {"allocated": plan.allocator_peak_gib, "pool": plan.pool_peak_gib, "process": plan.peak_gib}
+    assert figure[measured.kind] >= measured.gib - 1e-6
+    if measured.kind == "allocated":
+        assert plan.first_generate_gib >= measured.gib - 1e-6
 
 
-def test_7b_estimate_stays_under_the_cap_it_was_measured_at():
-    # The 7B run's allocator sat at its cap (reserved, fragmented by the growing cache): the measurement
-    # bounds allocated memory from above only.
-    plan = P.estimate(composed("+experiment=math_7b_base_lora_3090"), prompt_tokens=128)
-    assert plan.allocator_peak_gib <= 24.0
+# What the components explain without leaning on the measured floor. The 0.5B full fine-tune's pool
+# (8.3 GiB reserved for 3.2 allocated) is not explained by anything the plan models; it is counted as
+# "measured, not modelled" and said in a note.
+EXPLAINED = {(m.label, m.kind) for m in P.MEASURED_PEAKS} - {("0.5B full fine-tune", "pool")}
+
+
+def test_the_components_alone_explain_every_measured_peak_but_one():
+    for measured in P.MEASURED_PEAKS:
+        plan = P.estimate(composed(*measured.overrides), prompt_tokens=measured.prompt_tokens)
+        floor = [c for c in plan.components if c.name.startswith("measured, not modelled")]
+        if (measured.label, measured.kind) in EXPLAINED:
+            assert not [c for c in floor if f"({measured.kind})" in c.name], measured
+        else:
+            assert floor and any("the difference is counted" in n for n in plan.notes)
+
+
+def test_a_configuration_nobody_measured_gets_no_measured_rows():
+    plan = P.estimate(composed("+experiment=math_7b_base_lora_3090", "trainer.max_completion_length=512"))
+    assert plan.measured == [] and not [c for c in plan.components if c.name.startswith("measured")]
+
+
+def test_only_the_phases_the_run_has():
+    math = P.estimate(composed("+experiment=math_7b_base_lora_3090"))
+    assert set(math.phases) == {"generate", "train", "eval"}  # periodic eval every 50 steps; no judge
+    assert all("judge" not in c.phases for c in math.components)
+    assert "judge" not in math.table()
+    smoke = P.estimate(composed("+experiment=smoke"))
+    assert set(smoke.phases) == {"generate", "train"}
+    zh_http = P.estimate(composed("+experiment=zh_7b_instruct_lora_3090", "judge.backend=openai"))
+    assert set(zh_http.phases) == {"generate", "train"} | ({"eval"} if "eval" in zh_http.phases else set())
+    assert all("judge" not in c.phases for c in zh_http.components)
+    zh_local = P.estimate(composed("+experiment=zh_7b_instruct_lora_3090", "judge.backend=reference"))
+    assert "judge" in zh_local.phases and any(c.name.startswith("judge (reference") for c in zh_local.components)
+    assert P.judge_runs(composed("reward=zh_general")) and not P.judge_runs(composed("reward=math"))
+
+
+def test_time_estimates_come_from_measured_figures_with_their_source():
+    plan = P.plan_for(composed("+experiment=math_7b_base_lora_3090"))
+    time = plan.time
+    # issue 9: > 100 s/step of HF generation at 1024 tokens, i.e. > 14 h for 500 steps
+    assert time.generation_s == pytest.approx(1024 * 0.1) and time.steps == 500
+    assert time.step_s > 140 and time.total_s > 14 * 3600
+    text = plan.table()
+    assert "time (ESTIMATES from measured throughput, not measurements" in text
+    assert "issue 9" in text and "500 steps: 2" in text  # "500 steps: 2x.x h"
+    assert plan.to_dict()["time"]["estimate"] is True
+    for figure in P.THROUGHPUT:
+        assert figure.source and (figure.decode_s or figure.train_s_per_ktoken)
+    # No figure for paged generation on a GPU: no number is made up.
+    paged = P.estimate(composed("+experiment=math_7b_base_lora_3090", "generation=paged")).time
+    assert paged.generation_s is None and paged.total_s is None
+    assert any("no measured figure for generation=paged on cuda" in line for line in paged.lines())
+    # The tiny model on CPU has its own figures.
+    smoke = P.estimate(composed("+experiment=smoke")).time
+    assert smoke.step_s is not None and smoke.step_s < 10
 
 
 @pytest.mark.parametrize("tied", [True, False])

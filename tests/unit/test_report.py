@@ -99,7 +99,11 @@ def test_welch_difference_and_verdict():
     assert verdict(near, 3, 3) == "no detectable difference with 3 seeds"
     # Welch's df for equal variances and sizes is 2(n-1)
     assert welch([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])["df"] == pytest.approx(4.0)
-    assert "repeat with seeds" in verdict(welch([0.5], [0.4]), 1, 1)
+    assert verdict(welch([0.5], [0.4]), 1, 1).startswith("not enough seeds: 1 vs 1 distinct")
+    assert verdict(welch([0.5, 0.6, 0.7], [0.4]), 3, 1).startswith("not enough seeds: 3 vs 1 distinct")
+    # Equal values on both sides: a zero-width interval is not a 95 % interval, and no verdict is drawn.
+    flat = welch([0.5, 0.5], [0.4, 0.4])
+    assert flat["low"] is None and verdict(flat, 2, 2).startswith("no spread")
 
 
 def test_table_groups_seeds_names_windows_and_lists_failures(tmp_path):
