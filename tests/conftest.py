@@ -8,6 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests are deterministic (derandomize) and never timed: a loaded 2-core machine must not turn
+# slow example generation into a failure (each test's own @settings may still narrow these).
+settings.register_profile(
+    "r1exp", derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.load_profile("r1exp")
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
