@@ -137,9 +137,45 @@ def describe(changes: list[tuple[str, Any, Any]]) -> str:
     return "; ".join(f"{key}: {_show(a)} -> {_show(b)}" for key, a, b in changes)
 
 
-def check_same_experiment(run_dir: Any, recorded: Mapping[str, Any], composed: Mapping[str, Any]) -> None:
-    """Refuse a relaunch whose composed config differs from the run's own (see the module docstring)."""
+def override_keys(overrides: Any) -> set[str]:
+    """The dotted keys a list of Hydra overrides names (`+reward.terms.x={...}` -> `reward.terms.x`)."""
+    keys = set()
+    for item in overrides or ():
+        key = str(item).split("=", 1)[0].lstrip("+~").strip()
+        if key:
+            keys.add(key.split("@", 1)[0])
+    return keys
+
+
+def _named_by(key: str, named: set[str]) -> bool:
+    """Whether an override in `named` set `key` or a group/node above it."""
+    parts = key.split(".")
+    return any(".".join(parts[:n]) in named for n in range(1, len(parts) + 1))
+
+
+def check_same_experiment(
+    run_dir: Any, recorded: Mapping[str, Any], composed: Mapping[str, Any], named: set[str] | None = None
+) -> None:
+    """Refuse a relaunch whose composed config differs from the run's own (see the module docstring).
+
+    A key on one side only that no override of either launch named (`named`: both launches' override
+    keys) comes from the code, not the user: a newer r1exp added or dropped a setting with its default.
+    That is one warning line, not a refusal, so a run started before an upgrade can still resume; a key
+    an override added (`+reward.terms.len=...`) or removed is an experiment change and refused. With
+    `named` None every difference is refused.
+    """
     changes = differences(recorded, composed)
+    if named is not None:
+        drift = [c for c in changes if (c[1] is _ABSENT or c[2] is _ABSENT) and not _named_by(c[0], named)]
+        if drift:
+            import sys
+
+            print(
+                f"r1exp: warning: run dir {run_dir}: this version of r1exp adds or drops settings the run did not "
+                f"record ({describe(drift)}); resuming with their defaults",
+                file=sys.stderr,
+            )
+        changes = [c for c in changes if c not in drift]
     if changes:
         raise ConfigChanged(
             f"run dir {run_dir} was trained with another configuration: {describe(changes)}; relaunch with "

@@ -453,9 +453,27 @@ def check_relaunch(run_dir: Path, cfg: Any) -> Relaunch:
         raise ConfigError(f"run dir {run_dir} already holds {ckpt.name}; pass resume=auto or another hydra.run.dir")
     recorded = previous.get("config")
     if isinstance(recorded, dict):
-        identity.check_same_experiment(run_dir, recorded, OmegaConf.to_container(cfg, resolve=True))
+        identity.check_same_experiment(
+            run_dir, recorded, OmegaConf.to_container(cfg, resolve=True), _override_keys_of_both(run_dir)
+        )
     finished = is_finished(run_dir, int(cfg.trainer.max_steps))
     return Relaunch(previous, finished)
+
+
+def _override_keys_of_both(run_dir: Path) -> set[str] | None:
+    """The keys this launch's overrides and the run's recorded overrides name (None when unknown)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    if not HydraConfig.initialized():
+        return None
+    keys = identity.override_keys(HydraConfig.get().overrides.task)
+    recorded = Path(run_dir) / ".hydra" / "overrides.yaml"
+    try:
+        keys |= identity.override_keys(OmegaConf.load(recorded))
+    except Exception:
+        return None  # no record of what the run overrode: every difference counts
+    return keys
 
 
 def restart_logs(run_dir: Path) -> Path | None:

@@ -395,3 +395,34 @@ def test_launch_log_matches_what_a_terminal_shows_line_by_line(tmp_path_factory,
     expected = [launchlog._last_state(line) for line in text.split("\n")[:-1]]
     assert path.read_text().splitlines()[1:] == expected
     sink.detach()
+
+
+# --- settings a newer r1exp adds or drops, vs keys the user added --------------------------------------
+
+
+RECORDED = {"seed": 42, "trainer": {"beta": 0.04}, "contamination": {"ngram": 13}, "reward": {"terms": {}}}
+UPGRADED = {"seed": 42, "trainer": {"beta": 0.04}, "contamination": {"min_overlap": 0.65}, "reward": {"terms": {}}}
+
+
+def test_settings_a_new_version_adds_or_drops_warn_and_resume(capsys):
+    identity.check_same_experiment("RUN", RECORDED, UPGRADED, named=identity.override_keys(["trainer.max_steps=9"]))
+    err = capsys.readouterr().err
+    assert err.startswith("r1exp: warning:") and "contamination.min_overlap: (absent) -> 0.65" in err
+    assert "contamination.ngram: 13 -> (absent)" in err
+
+
+def test_a_key_an_override_added_is_an_experiment_change():
+    added = {**RECORDED, "reward": {"terms": {"len": {"fn": "length", "weight": 0.1}}}}
+    named = identity.override_keys(["+reward.terms.len={fn:length,weight:0.1}"])
+    assert named == {"reward.terms.len"}
+    with pytest.raises(identity.ConfigChanged, match=r"reward\.terms\.len\.fn: \(absent\) -> length"):
+        identity.check_same_experiment("RUN", RECORDED, added, named=named)
+
+
+def test_a_changed_value_is_refused_whatever_the_overrides_name():
+    changed = {**RECORDED, "trainer": {"beta": 0.0}}
+    with pytest.raises(identity.ConfigChanged, match=r"trainer\.beta: 0\.04 -> 0"):
+        identity.check_same_experiment("RUN", RECORDED, changed, named=set())
+    # Without the overrides on record every difference is refused, one-sided keys too.
+    with pytest.raises(identity.ConfigChanged):
+        identity.check_same_experiment("RUN", RECORDED, UPGRADED, named=None)
