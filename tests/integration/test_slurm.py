@@ -23,8 +23,8 @@ from r1exp.common import jsonl
 from r1exp.errors import one_line
 from tests.conftest import ROOT, error_lines
 
-# One worker runs them all under pytest-xdist (--dist loadgroup): they share the two-core cluster.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("slurm")]
+# One worker runs them all under pytest-xdist (--dist loadfile): they share the two-core cluster.
+pytestmark = pytest.mark.slow
 
 # The local cluster has no GPUs and two cores: one core per process and a little memory per job
 # (a CPU preset requests no GPU by itself). A job of 2 processes takes the whole node.
