@@ -14,7 +14,7 @@ from r1exp.common import jsonl
 from r1exp.models import load_model, load_tokenizer
 from r1exp.tasks.zh_general.judge import fill
 from tests.conftest import error_lines
-from tests.integration.test_judge_http import write_questions
+from tests.integration.test_judge_http import write_questions, zh_smoke
 
 pytestmark = pytest.mark.slow
 
@@ -38,13 +38,7 @@ def test_reference_judge_runs_on_the_base_weights(launch, tmp_path):
     write_questions(data)
     replies = run / "judge_replies.jsonl"
     proc = launch(
-        "+experiment=smoke",
-        "reward=zh_general",
-        # reward=zh_general has its own soft format term; the smoke recipe's would count it twice.
-        "reward.terms.soft_format=null",
-        "data=zh_general",
-        f"data.path={data}",
-        "data.test_size=2",
+        *zh_smoke(data),
         "lora=r8",
         "judge.backend=reference",
         "judge.reference.batch_size=1",
@@ -82,12 +76,7 @@ def test_a_reference_judge_that_cannot_follow_the_prompt_stops_the_run_with_one_
     data, run = tmp_path / "qa.jsonl", tmp_path / "run"
     write_questions(data)
     proc = launch(
-        "+experiment=smoke",
-        "reward=zh_general",
-        "reward.terms.soft_format=null",
-        "data=zh_general",
-        f"data.path={data}",
-        "data.test_size=2",
+        *zh_smoke(data),
         "lora=r8",
         "judge.backend=reference",
         f"judge.reference.max_new_tokens={MAX_NEW_TOKENS}",
