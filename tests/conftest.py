@@ -44,26 +44,37 @@ def tiny_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("r1exp-cache")
 
 
+def launch_env(tiny_cache: Path, env: dict | None = None) -> dict[str, str]:
+    """The environment of a test's `launch.py` process: the session's tiny-model cache, offline wandb."""
+    return {
+        **os.environ,
+        "R1EXP_CACHE": str(tiny_cache),
+        "WANDB_MODE": "offline",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+
+
+def run_launch(
+    args: list[str], tiny_cache: Path, cwd: Path, timeout: float = 600, env: dict | None = None
+) -> subprocess.CompletedProcess:
+    """Run `python launch.py ARGS` in `cwd` (also from module-scoped fixtures); the CompletedProcess."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "launch.py"), *args],
+        cwd=cwd,
+        env=launch_env(tiny_cache, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 @pytest.fixture
 def launch(tiny_cache, tmp_path):
     """Run `python launch.py ARGS` in a scratch working dir; returns the CompletedProcess."""
 
     def run(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path | None = None):
-        full_env = {
-            **os.environ,
-            "R1EXP_CACHE": str(tiny_cache),
-            "WANDB_MODE": "offline",
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
-        return subprocess.run(
-            [sys.executable, str(ROOT / "launch.py"), *args],
-            cwd=cwd or tmp_path,
-            env=full_env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        return run_launch(list(args), tiny_cache, cwd or tmp_path, timeout, env)
 
     return run
 

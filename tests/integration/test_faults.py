@@ -28,7 +28,7 @@ import torch
 from r1exp.common import jsonl
 from r1exp.tracking.checkpoints import MARKER, mark_complete
 from r1exp.tracking.rundir import LOCK_NAME
-from tests.conftest import ROOT, error_lines
+from tests.conftest import ROOT, error_lines, launch_env, run_launch
 
 pytestmark = pytest.mark.slow
 
@@ -76,22 +76,11 @@ def here(tiny_cache, monkeypatch):
     return run
 
 
-def _env(tiny_cache: Path) -> dict[str, str]:
-    return {**os.environ, "R1EXP_CACHE": str(tiny_cache), "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1"}
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_cache) -> Path:
     """One finished run of STEPS steps with checkpoints at SAVE and STEPS; scenarios copy it."""
     run = tmp_path_factory.mktemp("faults") / "run"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "launch.py"), *_args(run)],
-        cwd=run.parent,
-        env=_env(tiny_cache),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    proc = run_launch(_args(run), tiny_cache, run.parent, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return run
 
@@ -347,7 +336,7 @@ def test_full_disk_during_the_first_save_then_relaunch_with_room(here, tiny_cach
         f"cp -a {full} {kept}; exit $rc"
     )
     proc = subprocess.run(
-        ["unshare", "-m", "sh", "-c", script], cwd=tmp_path, env=_env(tiny_cache), capture_output=True, text=True
+        ["unshare", "-m", "sh", "-c", script], cwd=tmp_path, env=launch_env(tiny_cache), capture_output=True, text=True
     )
     assert proc.returncode == 2, proc.stderr[-3000:]
     lines = error_lines(proc.stderr)
@@ -368,7 +357,7 @@ def _start(run: Path, tiny_cache: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(ROOT / "launch.py"), *_args(run, *extra)],
         cwd=run.parent,
-        env=_env(tiny_cache),
+        env=launch_env(tiny_cache),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

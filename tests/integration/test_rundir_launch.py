@@ -17,7 +17,7 @@ import pytest
 
 from r1exp.common import jsonl
 from r1exp.tracking.rundir import LOCK_NAME
-from tests.conftest import ROOT, error_lines
+from tests.conftest import ROOT, error_lines, run_launch
 
 pytestmark = pytest.mark.slow
 
@@ -68,15 +68,7 @@ def _as_if_killed_after(run: Path, step: int) -> None:
 def finished_run(tmp_path_factory, tiny_cache) -> Path:
     """One finished smoke run; tests copy it."""
     run = tmp_path_factory.mktemp("finished") / "run"
-    env = {**os.environ, "R1EXP_CACHE": str(tiny_cache), "WANDB_MODE": "offline"}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "launch.py"), *_args(run)],
-        cwd=run.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = run_launch(_args(run), tiny_cache, run.parent)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return run
 
