@@ -18,6 +18,7 @@ import importlib.util
 import json
 import logging
 import os
+import random
 import shlex
 import signal
 import subprocess
@@ -166,6 +167,17 @@ def slurm_env(layout: Layout, job_env: Any, environ: Mapping[str, str] | None = 
     return env
 
 
+# Below Linux's default ephemeral range (32768-60999), from which every outgoing connection on the node
+# takes its local port: submitit's own choice (20000-60000) met one of them on a busy node (EADDRINUSE).
+MASTER_PORTS = (20000, 32767)
+
+
+def master_port(job_id: str) -> int:
+    """The rendezvous port of a Slurm job: derived from its id, so a requeued job meets on the same port."""
+    low, high = MASTER_PORTS
+    return random.Random(str(job_id)).randint(low, high)
+
+
 def export_slurm_env(layout: Layout) -> dict[str, str]:
     """In a task of a Slurm job with several tasks: set the torch.distributed variables from Slurm's."""
     import submitit
@@ -176,8 +188,9 @@ def export_slurm_env(layout: Layout) -> dict[str, str]:
             f"the Slurm job has {job_env.num_tasks} task(s) but the run's layout needs {layout.world_size}; "
             "let the launcher set hydra.launcher.nodes/tasks_per_node from the hardware preset"
         )
-    # RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR (the job's first node) and a
-    # MASTER_PORT derived from the job id, so a requeued job meets on the same port.
+    # RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR (the job's first node) and the
+    # MASTER_PORT set here, which submitit keeps.
+    os.environ["MASTER_PORT"] = str(master_port(job_env.job_id))
     dist = submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False, overwrite=True)
     env = slurm_env(layout, job_env)
     os.environ.update(env)

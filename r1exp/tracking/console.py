@@ -46,6 +46,21 @@ def bar_keys(accuracy_name: str = "accuracy") -> tuple[tuple[str, str], ...]:
 SFT_BAR_KEYS = (("loss", "loss"), ("mean_token_accuracy", "tok_acc"))
 # Libraries whose INFO lines are noise on the console (they stay in Hydra's log file).
 QUIET_LOGGERS = ("ContinuousBatchingLogger", "matplotlib", "httpx")
+# transformers' checkpoint rotation sorts by mtime and, when two checkpoints are under a second apart
+# (a small model saving every few steps), warns that the filesystem's mtime "may not be reliable" and
+# sorts by step number, which is the order r1exp's checkpoints have anyway: a false alarm on every fast run.
+FALSE_ALARMS = (("transformers.trainer_utils", "mtime may not be reliable"),)
+
+
+class _DropMessage(logging.Filter):
+    """Drops the records of one logger whose message starts with `prefix`."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
 
 
 def quiet_libraries(wandb: bool) -> None:
@@ -73,6 +88,10 @@ def quiet_libraries(wandb: bool) -> None:
     enable_progress_bars()
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name, prefix in FALSE_ALARMS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessage) and f.prefix == prefix for f in logger.filters):
+            logger.addFilter(_DropMessage(prefix))
 
 
 class ConsoleCallback(TrainerCallback):

@@ -241,3 +241,26 @@ def test_eval_table_for_any_summary(present, values, difficulties):
         # label, then one cell per column (cells are separated by two spaces or more, labels have one)
         assert len(re.split(r"\s{2,}", line.strip())) == 1 + columns, line
     assert not any("{" in line for line in lines)
+
+
+def test_transformers_false_alarm_about_mtime_stays_off_the_console(tmp_path, caplog):
+    # Two checkpoints saved within a second (any small run) made transformers warn that the filesystem's
+    # mtime "may not be reliable"; its fallback (the step number) is the right order, so the line is noise.
+    import transformers.trainer_utils as tu
+
+    from r1exp.tracking.console import quiet_libraries
+
+    for step in (2, 4, 10):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    quiet_libraries(wandb=False)
+    quiet_libraries(wandb=False)  # idempotent: one filter, not two
+    tu.logger.warning_once.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        order = tu.sort_checkpoints(str(tmp_path), use_mtime=True)
+    assert [p.rsplit("-", 1)[1] for p in order] == ["2", "4", "10"]
+    assert not [r for r in caplog.records if "mtime" in r.getMessage()]
+    assert len(logging.getLogger("transformers.trainer_utils").filters) == 1
+    # Other warnings of that logger still pass.
+    with caplog.at_level(logging.WARNING):
+        tu.logger.warning("something else")
+    assert "something else" in caplog.text

@@ -6,6 +6,8 @@ from types import SimpleNamespace
 import pytest
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hydra_plugins.r1exp_launcher.slurm import dead_ranks, job_resources, submission_error
 from r1exp import distributed
@@ -233,3 +235,18 @@ def test_launcher_keeps_the_error_a_rank_recorded_in_this_launch(tmp_path):
     assert _own_failure(status, time.time() + 60) is None  # written by an earlier launch
     status.write_text(json.dumps({"status": "ok", "error": None}))
     assert _own_failure(status, time.time() - 60) is None
+
+
+@settings(max_examples=300)
+@given(
+    job_id=st.one_of(
+        st.integers(1, 10**9).map(str),
+        st.tuples(st.integers(1, 10**7), st.integers(0, 999)).map(lambda t: f"{t[0]}_{t[1]}"),
+    )
+)
+def test_the_rendezvous_port_is_the_jobs_own_and_outside_the_ephemeral_range(job_id):
+    # A requeued job keeps its id, so its ranks meet on the same port; the port is never one the
+    # kernel hands to an outgoing connection (32768-60999 by default), which met submitit's choice in CI.
+    port = distributed.master_port(job_id)
+    assert port == distributed.master_port(job_id)
+    assert 20000 <= port < 32768
