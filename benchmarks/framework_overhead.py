@@ -192,7 +192,7 @@ def child_launch(timeline_path: str, overrides: list[str]) -> None:
     """`python launch.py OVERRIDES`, as a user runs it, with the clock installed."""
     timeline = Timeline(timeline_path)
     timeline.mark("python started")
-    phases = {"r1exp.cmd.train": ("check", "build_data", "build_model", "build_trainer", "wire_callbacks", "finish")}
+    phases = {"r1exp.training": ("check", "build_data", "build_model", "build_trainer", "wire_callbacks", "finish")}
     _install_clock(timeline, phases)
     sys.argv = ["launch.py", *overrides]
     try:

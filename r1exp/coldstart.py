@@ -21,18 +21,19 @@ from typing import Any
 from r1exp.common import jsonl
 from r1exp.common.templates import render_reference
 from r1exp.errors import ConfigError
-from r1exp.tasks import reference_parts
+from r1exp.tasks import task_of
+from r1exp.tasks.base import Task
 from r1exp.tracking.checkpoints import MARKER
 
 log = logging.getLogger(__name__)
 
 
-def trace_rows(rows: list[dict], template: Any, n: int, seed: int, max_wrong: int) -> list[dict]:
-    """prompt/completion pairs for SFT from rows that have a known solution."""
+def trace_rows(rows: list[dict], template: Any, n: int, seed: int, max_wrong: int, task: Task) -> list[dict]:
+    """prompt/completion pairs for SFT: the task's reference completion of each row that has one."""
     rng = random.Random(seed)
     out = []
     for row in rows:
-        parts = reference_parts(row, rng, wrong_attempts=rng.randint(0, max_wrong))
+        parts = task.reference(row, rng, rng.randint(0, max_wrong))
         if parts is None:
             continue
         text = render_reference(template, *parts)
@@ -41,7 +42,10 @@ def trace_rows(rows: list[dict], template: Any, n: int, seed: int, max_wrong: in
         if len(out) >= n:
             break
     if not out:
-        raise ConfigError("coldstart=solver_traces: no training row has a known solution to build traces from")
+        raise ConfigError(
+            f"coldstart=solver_traces: no training row has a reference completion of task {task.name} to build "
+            "traces from"
+        )
     return out
 
 
@@ -140,7 +144,9 @@ def cold_start(cfg: Any, base_path: str, train_rows: list[dict], out_dir: Path) 
     from r1exp.tracking.console import SFT_BAR_KEYS, ConsoleCallback, no_dataset_bars, progress, quiet_trainer
 
     cs = cfg.coldstart
-    rows = trace_rows(train_rows, cfg.template, int(cs.rows), int(cfg.seed), int(cs.max_wrong_attempts))
+    rows = trace_rows(
+        train_rows, cfg.template, int(cs.rows), int(cfg.seed), int(cs.max_wrong_attempts), task_of(cfg.data)
+    )
     args = SFTConfig(
         output_dir=str(final.parent),
         max_steps=int(cs.max_steps),

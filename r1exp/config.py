@@ -560,18 +560,26 @@ def _wandb_netrc_key() -> bool:
 
 
 def check_reward_data(cfg: DictConfig, terms: Iterable[Any], columns: set[str] | None) -> None:
-    """Each reward term reads only columns the data has (`columns`: None when the source does not say)."""
-    if columns is None:
-        return
+    """Each reward term reads only columns the data has (`columns`: None when the source does not say), and
+    reference-guided groups need a task whose reference the rows can render."""
     if cfg.trainer.get("guide_with_reference"):
-        from r1exp.tasks import has_reference
+        from r1exp.tasks import task_of
 
-        if not has_reference(columns):
+        task = task_of(cfg.data)
+        need = task.reference_columns
+        lacking = sorted(need - columns) if need and columns is not None else []
+        if not need or lacking:
+            why = (
+                f"task {task.name} renders it from column(s) {', '.join(lacking)}, which they lack"
+                if need
+                else f"task {task.name} declares no reference completion"
+            )
             raise ConfigError(
                 f"trainer.guide_with_reference=true: data={cfg.data.get('name')} rows carry no reference to insert "
-                "(Countdown instances, math rows with a worked solution, or questions with a reference answer); "
-                "set trainer.guide_with_reference=false or use data that has one"
+                f"({why}); set trainer.guide_with_reference=false or use data that has one"
             )
+    if columns is None:
+        return
     for term in terms:
         missing = [c for c in getattr(term, "columns", ()) if c not in columns]
         if missing:

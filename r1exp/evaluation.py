@@ -14,10 +14,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from r1exp.common.answers import last_answer, scored_text
+from r1exp.common.answers import scored_text
 from r1exp.errors import ConfigError
 from r1exp.generation import Sample
 from r1exp.rewards.base import RewardTerm, score_batch
+from r1exp.tasks.base import Task, question_key
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -40,8 +41,12 @@ def majority_correct(answers: Sequence[str | None], correct: Sequence[bool]) -> 
     return any(ok for a, ok in zip(keyed, correct, strict=True) if a == winner)
 
 
-def score_samples(rows: Sequence[dict], samples: Sequence[Sample], terms: list[RewardTerm]) -> list[dict]:
-    """eval.jsonl rows: the data row's columns, the completion, per-term rewards and the total."""
+def score_samples(rows: Sequence[dict], samples: Sequence[Sample], terms: list[RewardTerm], task: Task) -> list[dict]:
+    """eval.jsonl rows: the data row's columns, the completion, per-term rewards and the total.
+
+    `answer_text` (what maj@k votes on) is the answer `task.extract_answer` reads from the scored text.
+    """
+    extract_answer = task.extract_answer
     prompts = [rows[s.prompt_index]["prompt"] for s in samples]
     completions = [s.completion for s in samples]
     keys = sorted({k for r in rows for k in r} - {"prompt"})
@@ -58,7 +63,7 @@ def score_samples(rows: Sequence[dict], samples: Sequence[Sample], terms: list[R
             prompt_index=s.prompt_index,
             completion_tokens=s.completion_tokens,
             truncated=s.truncated,
-            answer_text=last_answer(scored_text(prompts[i], s.completion)),
+            answer_text=extract_answer(scored_text(prompts[i], s.completion)),
             rewards=values,
             reward=reward,
         )
@@ -195,27 +200,10 @@ def bench_rows(cfg: Any) -> list[dict]:
     return build_splits(cfg.bench, cfg.template)[1] if bench_name(cfg) else []
 
 
-def problem_text(row: dict) -> str:
-    """What makes two rows the same problem: Countdown's numbers and target, else the question text."""
-    if is_countdown(row):
-        # Short on purpose: compared by exact match only (the question's long template is shared).
-        return f"countdown {' '.join(map(str, sorted(row['nums'])))} target {row['target']}"
-    return str(row.get("question") or "")
-
-
-def is_countdown(row: dict) -> bool:
-    """A Countdown instance (numbers and a target) rather than a question in words."""
-    return row.get("nums") is not None and row.get("target") is not None
-
-
-# The evaluation sets (bench options) each kind of training data is checked against, `bench=` or not:
-# text problems against every text set (Chinese math arrives through data=math files as well as
-# data=zh_general ones), Countdown instances against the generated Countdown bench. A set whose file is
-# not there is skipped and listed as such in manifest.json.
-TASK_EVAL_SETS = {
-    "text": ("math500", "gsm8k", "cmath", "gaokao_mc", "cn_middle_school"),
-    "countdown": ("countdown",),
-}
+def problem_text(row: dict, task: Task | None = None) -> str:
+    """What the contamination guard compares for `row`: its task's problem key (without a task, the
+    question text, the key of every task but Countdown)."""
+    return (task.problem_key if task is not None else question_key)(row)
 
 
 def bench_config(name: str) -> Any:
@@ -235,6 +223,11 @@ def bench_config(name: str) -> Any:
 
 def eval_set_rows(name: str, template: Any) -> tuple[list[dict] | None, str | None]:
     """(rows, None) of the evaluation set `name`, or (None, why) when it is not available here."""
+    return _bench_set_rows(bench_config(name), template)
+
+
+def _bench_set_rows(bench: Any, template: Any) -> tuple[list[dict] | None, str | None]:
+    """(rows, None) of a composed `bench=` config, or (None, why) when its data is not available here."""
     import os
     from pathlib import Path
 
@@ -242,7 +235,6 @@ def eval_set_rows(name: str, template: Any) -> tuple[list[dict] | None, str | No
 
     from r1exp.tasks import build_splits
 
-    bench = bench_config(name)
     path = bench.get("path")
     if path is not None:
         # Relative paths are relative to where the user launched (Hydra's own rule; cwd outside Hydra).
@@ -258,10 +250,16 @@ def eval_set_rows(name: str, template: Any) -> tuple[list[dict] | None, str | No
 def contamination_record(cfg: Any, train_rows: Sequence[dict], eval_sets: dict[str, Sequence[dict]]) -> dict:
     """Check the train split against the given sets and every available evaluation set of its task.
 
+    The given sets are rows of the run's own task, except `bench=NAME` for the run's bench, whose rows
+    are its data config's task; each evaluation set of the task (`Task.eval_sets`) is read through its
+    bench config, whose `source` names its task. Every set's problems are keyed by its own task
+    (`Task.problem_key`, compared whole where `Task.exact_match_only`).
+
     Refused above `contamination.max_fraction` of any set; the returned record (manifest.json) lists
     every set checked, with its counts, and the sets skipped, with the reason.
     """
     from r1exp.common.contamination import NGRAM, check
+    from r1exp.tasks import task_of
 
     guard = cfg.get("contamination") or {}
     try:
@@ -272,26 +270,30 @@ def contamination_record(cfg: Any, train_rows: Sequence[dict], eval_sets: dict[s
             f"contamination.min_overlap={guard.get('min_overlap')!r}, contamination.max_fraction="
             f"{guard.get('max_fraction')!r}: need two fractions between 0 and 1"
         ) from None
-    sets = {name: list(rows) for name, rows in eval_sets.items() if rows}
+    task = task_of(cfg.data)
+    bench = bench_name(cfg)
+    sets: dict[str, tuple[Task, list[dict]]] = {
+        name: (task_of(cfg.bench) if bench and name == f"bench={bench}" else task, list(rows))
+        for name, rows in eval_sets.items()
+        if rows
+    }
     skipped: dict[str, str] = {}
     if train_rows:
-        kind = "countdown" if is_countdown(train_rows[0]) else "text"
-        for name in TASK_EVAL_SETS[kind]:
+        for name in task.eval_sets:
             if name in sets or f"bench={name}" in sets:
                 continue
-            rows, why = eval_set_rows(name, cfg.template)
+            config = bench_config(name)
+            rows, why = _bench_set_rows(config, cfg.template)
             if rows:
-                sets[name] = rows
+                sets[name] = (task_of(config), rows)
             else:
                 skipped[name] = why or "empty"
-    texts = {name: [problem_text(r) for r in rows] for name, rows in sets.items()}
-    exact_only = [name for name, rows in sets.items() if is_countdown(rows[0])]
     counts = check(
-        [problem_text(r) for r in train_rows],
-        texts,
+        [task.problem_key(r) for r in train_rows],
+        {name: [owner.problem_key(r) for r in rows] for name, (owner, rows) in sets.items()},
         min_overlap=min_overlap,
         max_fraction=max_fraction,
-        exact_only=exact_only,
+        exact_only=[name for name, (owner, _) in sets.items() if owner.exact_match_only],
     )
     # The n-gram size is part of the measured method (docs/benchmarks.md), not a setting: recorded as used.
     record = {"ngram": NGRAM, "min_overlap": min_overlap, "max_fraction": max_fraction}

@@ -337,6 +337,8 @@ class Root:
     contamination: Contamination = field(default_factory=Contamination)
     # auto | never (r1exp.config.RESUME_MODES).
     resume: str = "auto"
+    # cmd=train's plug-ins (r1exp.features).
+    features: list[str] = field(default_factory=list)
 
 
 def root_keys() -> tuple[str, ...]:

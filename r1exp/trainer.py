@@ -1,11 +1,8 @@
 """TRL's GRPOTrainer with the smallest hooks r1exp needs, and nothing else changed.
 
 - Curriculum: `_get_train_sampler` returns a CurriculumSampler (same repeat layout as TRL's own).
-- Reference-guided groups: `_generate_single_turn` replaces, in each group, the first completion by
-  the row's reference solution rendered in the template's format (tokenized, ending with EOS). TRL
-  then scores it, computes its advantage and its log-probs with the policy like any completion. A
-  reference longer than the token budget is skipped (counted), never cut; `observe_reward` keeps the
-  guided samples' rewards apart, so accuracy and format report the policy's own samples.
+- Completion hooks (reference-guided groups, r1exp/features/guided.py): after each generation of a
+  training batch, each hook sees the batch's rows and may replace completions before TRL scores them.
 - Step timing: the methods TRL profiles (`_prepare_inputs`, generation, `_calculate_rewards`,
   `_get_per_token_logps_and_entropies` without gradients) run inside `StepTimer` sections, because
   TRL's profiling reports its durations only to wandb/mlflow/trackio (r1exp/tracking/timing.py).
@@ -19,7 +16,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -27,27 +23,18 @@ from typing import Any
 import torch
 from trl import GRPOTrainer
 
-from r1exp.common.templates import render_reference
 from r1exp.curriculum import CurriculumSampler
 from r1exp.paged import cuda_cache_budget, keep_dtypes, sized_config
-from r1exp.tasks import reference_parts
 from r1exp.tracking.timing import StepTimer
 
 
 class R1GRPOTrainer(GRPOTrainer):
-    def __init__(
-        self, *args, curriculum=None, guide_template=None, guide_seed: int = 0, timer: StepTimer | None = None, **kwargs
-    ):
+    def __init__(self, *args, curriculum=None, completion_hooks=(), timer: StepTimer | None = None, **kwargs):
         self.timer = timer if timer is not None else StepTimer()
         self.curriculum = curriculum
-        self.guide_template = guide_template
-        self._guide_rng = random.Random(guide_seed)
+        # hook(trainer, rows, completion_ids, logprobs, num_generations) -> (completion_ids, logprobs)
+        self.completion_hooks = list(completion_hooks)
         self._batch_inputs: list[dict[str, Any]] | None = None
-        self.guided_counts = {"guided": 0, "samples": 0, "skipped": 0}
-        # Which completions of the current generation batch (this process) are inserted references,
-        # and per reward term the sums of policy and guided values since the last drain.
-        self._guided_mask: list[bool] | None = None
-        self._term_sums: dict[str, dict[str, list[float]]] = {"policy": {}, "guided": {}}
         super().__init__(*args, **kwargs)
 
     def create_model_card(self, model_name=None, dataset_name=None, tags=None):
@@ -90,7 +77,8 @@ class R1GRPOTrainer(GRPOTrainer):
     def _generate_and_score_completions(self, inputs):
         # The rows of this generation batch, in the order their prompts reach generation.
         self._batch_inputs = inputs
-        self._guided_mask = None
+        for hook in self.completion_hooks:
+            hook.begin_batch()
         try:
             return super()._generate_and_score_completions(inputs)
         finally:
@@ -148,67 +136,7 @@ class R1GRPOTrainer(GRPOTrainer):
                 "(see the generation error logged above)"
             )
         self.timer.add_tokens(sum(len(ids) for ids in completion_ids))
-        if self.guide_template is None or self._batch_inputs is None or not self.model.training:
-            return completion_ids, logprobs
-        offset = self.accelerator.process_index * len(completion_ids)
-        eos = self.eos_token_ids[0] if self.eos_token_ids else self.processing_class.eos_token_id
-        self._guided_mask = [False] * len(completion_ids)
-        for i, row in enumerate(self._batch_inputs):
-            self.guided_counts["samples"] += 1
-            if (offset + i) % num_generations != 0:
-                continue
-            ids = self._reference_ids(row)
-            if ids is None:
-                continue
-            # _reference_ids returns only references that fit the budget with their EOS.
-            completion_ids[i] = [*ids, eos]
-            if logprobs is not None:
-                # Sampling log-probs exist only for generated text; none for the inserted solution.
-                logprobs[i] = None
-            self._guided_mask[i] = True
-            self.guided_counts["guided"] += 1
+        if self._batch_inputs is not None and self.model.training:
+            for hook in self.completion_hooks:
+                completion_ids, logprobs = hook(self, self._batch_inputs, completion_ids, logprobs, num_generations)
         return completion_ids, logprobs
-
-    def _reference_ids(self, row: dict[str, Any]) -> list[int] | None:
-        """Token ids of the row's reference completion: a clean trace, or just its final line if that fits.
-
-        None when the row has no reference, or when even the short form does not fit the token budget
-        with its EOS: a reference cut mid-answer would teach a broken completion (counted as skipped).
-        """
-        parts = reference_parts(row, self._guide_rng, wrong_attempts=0)
-        if parts is None:
-            return None
-        think, answer = parts
-        # The whole reasoning, else its last line; a reference with no reasoning (a reference answer)
-        # has one form only.
-        lines = think.splitlines()
-        for candidate in dict.fromkeys((think, lines[-1] if lines else think)):
-            text = render_reference(self.guide_template, candidate, answer)
-            ids = self.processing_class(text, add_special_tokens=False)["input_ids"]
-            if len(ids) < self.max_completion_length:
-                return ids
-        self.guided_counts["skipped"] += 1
-        return None
-
-    def observe_reward(self, name: str, prompts, completions, values, columns) -> None:
-        """A reward-term observer: sums each term's values apart for policy samples and inserted references."""
-        mask = self._guided_mask
-        if mask is None or len(mask) != len(values):
-            return
-        for guided, value in zip(mask, values, strict=True):
-            if value is not None:
-                sums = self._term_sums["guided" if guided else "policy"].setdefault(name, [0.0, 0])
-                sums[0] += float(value)
-                sums[1] += 1
-
-    def drain(self) -> dict[str, Any]:
-        """Guided share and skips since the last call, and per-term means of policy and guided samples.
-
-        A metrics source: `policy` and `guided` map a term to its mean over this process's samples.
-        """
-        counts, self.guided_counts = self.guided_counts, {"guided": 0, "samples": 0, "skipped": 0}
-        sums, self._term_sums = self._term_sums, {"policy": {}, "guided": {}}
-        if not counts["samples"]:
-            return {}
-        means = {side: {t: s / n for t, (s, n) in terms.items() if n} for side, terms in sums.items()}
-        return {"share": counts["guided"] / counts["samples"], "skipped": counts["skipped"], **means}

@@ -14,15 +14,6 @@ from r1exp.errors import ConfigError
 
 STATUS_FILE = "status.json"
 
-# What the mean of the accuracy term is, by the term's reward function: a 0/1 verdict is an accuracy;
-# a judge's graded score is a score. A reward not listed is named after its term ("<term> score").
-ACCURACY_NAMES = {
-    "countdown_correct": "accuracy",
-    "math_correct": "accuracy",
-    "judge_answer": "judge score",
-    "judge_reasoning": "judge score",
-}
-
 
 @dataclass
 class Run:
@@ -64,8 +55,9 @@ def accuracy_name(settings: dict[str, str]) -> str:
     """The honest name of the `accuracy` metric of a run with these settings (flattened config).
 
     `accuracy` is the mean of the term `reward.accuracy_term` names: a rate of correct answers for a
-    0/1 verifier, the mean judge score for a judge (zh_general). Runs without a recorded config keep
-    "accuracy".
+    0/1 verifier, the mean judge score for a judge (zh_general), as the built-in task that owns the
+    reward declares (`Task.accuracy_names`). A reward no built-in task names is called after its term
+    ("<term> score"). Runs without a recorded config keep "accuracy".
     """
     term = settings.get("reward.accuracy_term", "")
     if term in ("", "null"):
@@ -73,7 +65,13 @@ def accuracy_name(settings: dict[str, str]) -> str:
     fn = settings.get(f"reward.terms.{term}.fn", "")
     if not fn:
         return "accuracy"
-    return ACCURACY_NAMES.get(fn, f"{term} score")
+    from r1exp.tasks import TASKS
+
+    # Cheap: reading the tasks imports their data sources, not the math verifier or the judge.
+    for name in TASKS:
+        if fn in TASKS[name].accuracy_names:
+            return TASKS[name].accuracy_names[fn]
+    return f"{term} score"
 
 
 def _overrides(path: Path) -> dict[str, str]:

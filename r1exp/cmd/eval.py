@@ -182,7 +182,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         samples = generate_hf(
             model, tokenizer, prompts, top_p=float(ecfg.top_p), batch_size=int(ecfg.batch_size), **gen
         )
-    scored = score_samples(rows, samples, terms)
+    from r1exp.evaluation import bench_name
+    from r1exp.tasks import task_of
+
+    # The task of the set evaluated answers the rows' `answer_text` (what maj@k votes on).
+    scored = score_samples(rows, samples, terms, task_of(cfg.bench if bench_name(cfg) else cfg.data))
     summary = summarize(
         scored,
         cfg.reward.get("accuracy_term"),

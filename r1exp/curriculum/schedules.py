@@ -257,11 +257,17 @@ class AdaptiveCurriculum:
 
 def build_curriculum(cfg: Any, rows: Sequence[Mapping[str, Any]], seed: int):
     """The schedule for `curriculum=`, or None for uniform shuffling."""
+    from r1exp import schema
+    from r1exp.sections import typed
+
     kind = cfg.get("kind") if cfg is not None else None
     if kind in (None, "none"):
         return None
+    # Read through the section's schema: its defaults are written there only.
     if kind == "staged":
-        return StagedCurriculum(rows, list(cfg.stages), int(cfg.get("window", 10)), seed)
+        staged = typed(cfg, schema.StagedCurriculum)
+        return StagedCurriculum(rows, list(staged.stages), staged.window, seed)
     if kind == "adaptive":
-        return AdaptiveCurriculum(rows, list(cfg.band), float(cfg.explore), float(cfg.get("floor_weight", 0.05)), seed)
+        adaptive = typed(cfg, schema.AdaptiveCurriculum)
+        return AdaptiveCurriculum(rows, list(adaptive.band), adaptive.explore, adaptive.floor_weight, seed)
     raise ConfigError(f"curriculum.kind={kind!r} is unknown; use staged or adaptive")

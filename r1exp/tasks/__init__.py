@@ -1,9 +1,13 @@
-"""The built-in tasks: tables of their data sources and rewards, and the split builder.
+"""The built-in tasks, the reward table, and the split builder.
 
-Each table maps a name to a "module:attr" path that the registry imports on first use, so importing
-this package registers nothing by side effect and loads no task. A config may also name an entry
-that lives outside r1exp by its import path (`data.source=my_pkg.data:source`,
-`reward.terms.X.fn=my_pkg.rewards:my_reward`).
+A task is one object (`r1exp.tasks.base.Task`, one `task.py` per task package) that declares its data
+source, rewards, reference completions, answer extraction, problem key and evaluation sets. `TASKS`
+maps each built-in task's name (its `data.source`) to the "module:attr" path of its `TASK`, imported on
+first use, so importing this package registers nothing by side effect and loads no task. `task_of`
+resolves a run's task from `data.source`: a built-in name or an import path (`my_pkg.task:TASK`, or a
+bare data source `my_pkg.data:source`). The reward table holds the task-independent terms and each
+built-in task's own; a reward term may also name a function outside r1exp by its import path
+(`reward.terms.X.fn=my_pkg.rewards:my_reward`).
 
 A data source takes the `data=` config and returns (train, test) rows carrying a `question`;
 `build_splits` applies the template so every row gets its `prompt`.
@@ -11,39 +15,74 @@ A data source takes the `data=` config and returns (train, test) rows carrying a
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from r1exp.common.registry import Registry
 from r1exp.common.templates import render
+from r1exp.errors import ConfigError
 from r1exp.rewards.base import RewardTerm
 from r1exp.rewards.base import build_terms as build_reward_terms
 
-SOURCES = Registry(
-    "data source",
+if TYPE_CHECKING:
+    from r1exp.tasks.base import Task
+
+TASKS = Registry(
+    "task",
     {
-        "countdown": "r1exp.tasks.countdown.data:source",
-        "math": "r1exp.tasks.math.data:source",
-        "zh_general": "r1exp.tasks.zh_general.data:source",
+        "countdown": "r1exp.tasks.countdown.task:TASK",
+        "math": "r1exp.tasks.math.task:TASK",
+        "zh_general": "r1exp.tasks.zh_general.task:TASK",
     },
 )
 
-REWARDS = Registry(
-    "reward",
-    {
-        # task-independent terms
-        "strict_format": "r1exp.rewards.format:strict_format",
-        "soft_format": "r1exp.rewards.format:soft_format",
-        "length": "r1exp.rewards.length:length",
-        "digit_density": "r1exp.rewards.sanity:digit_density",
-        # task terms
-        "countdown_correct": "r1exp.tasks.countdown.reward:countdown_correct",
-        "math_correct": "r1exp.tasks.math.reward:math_correct",
-        "judge_answer": "r1exp.tasks.zh_general.judge:judge_answer_reward",
-        "judge_reasoning": "r1exp.tasks.zh_general.judge:judge_reasoning_reward",
-    },
-)
+# Reward terms that belong to no task; each task's own terms are in its declaration (`Task.rewards`).
+GENERAL_REWARDS = {
+    "strict_format": "r1exp.rewards.format:strict_format",
+    "soft_format": "r1exp.rewards.format:soft_format",
+    "length": "r1exp.rewards.length:length",
+    "digit_density": "r1exp.rewards.sanity:digit_density",
+}
+
+
+class _RewardTable(Registry):
+    """The reward table: GENERAL_REWARDS, then every built-in task's `rewards`, read from the tasks on
+    first use (importing this package imports no task). A name declared twice is refused."""
+
+    def __init__(self) -> None:
+        self.kind = "reward"
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only while the table is not built yet (Registry's methods all read `_entries`).
+        if name != "_entries":
+            raise AttributeError(name)
+        table = Registry(self.kind, GENERAL_REWARDS)
+        for task in TASKS:
+            for reward_name, path in TASKS[task].rewards.items():
+                table.add(reward_name, path)
+        self._entries = table._entries
+        return self._entries
+
+
+REWARDS = _RewardTable()
+
+
+def task_of(data: Any) -> Task:
+    """The task of a `data=` config, from its `source`: a built-in task's name, or an import path to a
+    Task, or to a bare data source (a `DataSource` or a function), which becomes a task with that source
+    and nothing else (no reference, no evaluation sets, the question as its problem key)."""
+    from r1exp.tasks.base import Task
+
+    name = data.get("source")
+    found = TASKS.get(name, "data.source")
+    if isinstance(found, Task):
+        return found
+    if callable(found):
+        return Task(name=str(data.get("name") or name), source=found)
+    raise ConfigError(
+        f"data.source={name} is a {type(found).__name__}, neither a Task nor a data source "
+        "(r1exp.tasks.base.DataSource, or a function data -> (train, test) rows)"
+    )
 
 
 def build_terms(terms: Mapping[str, Mapping[str, Any]], context: Mapping[str, Any] | None = None) -> list[RewardTerm]:
@@ -53,7 +92,7 @@ def build_terms(terms: Mapping[str, Mapping[str, Any]], context: Mapping[str, An
 
 def build_splits(data: Any, template: Any) -> tuple[list[dict], list[dict]]:
     """Train and test rows with the template applied (`prompt` column)."""
-    train, test = SOURCES.get(data.get("source"), "data.source")(data)
+    train, test = task_of(data).source(data)
     example = str(data.get("answer_example") or "")
     for row in (*train, *test):
         row["prompt"] = render(template, row["question"], example)
@@ -62,30 +101,8 @@ def build_splits(data: Any, template: Any) -> tuple[list[dict], list[dict]]:
 
 def data_columns(data: Any) -> set[str] | None:
     """The columns every row of `data` will carry (None when its source does not say), before loading it."""
-    declared = getattr(SOURCES.get(data.get("source"), "data.source"), "columns", None)
+    declared = getattr(task_of(data).source, "columns", None)
     if not callable(declared):
         return None
     # build_splits adds the prompt; TRL adds the completion ids.
     return set(declared(data)) | {"prompt", "question", "completion_ids"}
-
-
-# The columns each built-in task's reference completion is rendered from (`reference_parts`): Countdown
-# solves its instance, math shows the worked solution and its boxed answer, Chinese general questions
-# give the reference answer.
-REFERENCE_COLUMNS = (frozenset({"nums", "target"}), frozenset({"solution", "answer"}), frozenset({"reference"}))
-
-
-def reference_parts(row: dict[str, Any], rng: random.Random, wrong_attempts: int = 1) -> tuple[str, str] | None:
-    """(think, answer) of a reference completion for a row that has one (Countdown, math, zh), else None."""
-    from r1exp.tasks.countdown.traces import reference_parts as countdown_parts
-    from r1exp.tasks.math.data import reference_parts as math_parts
-    from r1exp.tasks.zh_general.data import reference_parts as zh_parts
-
-    return countdown_parts(row, rng, wrong_attempts) or math_parts(row) or zh_parts(row)
-
-
-def has_reference(columns: set[str] | None) -> bool | None:
-    """Whether rows with these columns have a reference completion (None when the source does not say)."""
-    if columns is None:
-        return None
-    return any(need <= columns for need in REFERENCE_COLUMNS)

@@ -76,7 +76,8 @@ class MetricsCallback(TrainerCallback):
         self.path = Path(path)
         # format_rate for a 0/1 format term; format_credit for a term that gives partial credit.
         self.format_metric = format_metric
-        # prefix -> object with drain() -> {name: value}, read once per logged step
+        # prefix -> object with drain() -> {name: value}, read once per logged step (and, when it has
+        # one, into_row(row, values) -> the values to log under the prefix)
         self.sources = sources or {}
         self.accuracy_term = accuracy_term
         self.format_term = format_term
@@ -102,30 +103,15 @@ class MetricsCallback(TrainerCallback):
             row["step_time"] = self._step_time
         for prefix, source in self.sources.items():
             values = source.drain()
-            if prefix == "guided":
-                values = self._split_guided(row, values)
+            if hasattr(source, "into_row"):
+                # A source that moves some of its numbers into the row itself (guided groups: the
+                # policy's own accuracy under `accuracy`).
+                values = source.into_row(row, values)
             row.update({f"{prefix}/{k}": v for k, v in values.items()})
         # Same names into the log dict, for loggers that run after this callback (wandb).
         logs.update({k: v for k, v in row.items() if k not in logs and k != "step"})
         if self.write:
             jsonl.append(self.path, row)
-
-    def _split_guided(self, row: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
-        """With reference-guided groups: accuracy and format of the policy's own samples under the usual
-        names, the inserted references' apart (guided/accuracy, guided/<format metric>).
-
-        TRL's rewards/<term> stay the mean over all samples. The split is over this process's samples.
-        """
-        values = dict(values)
-        policy, guided = values.pop("policy", {}), values.pop("guided", {})
-        for term, name in ((self.accuracy_term, "accuracy"), (self.format_term, self.format_metric)):
-            if term is None:
-                continue
-            if term in policy:
-                row[name] = policy[term]
-            if term in guided:
-                values[name] = guided[term]
-        return values
 
 
 class SampleRecorder(TrainerCallback):
@@ -180,7 +166,10 @@ class PeriodicEvalCallback(TrainerCallback):
         max_new_tokens,
         batch_size,
         format_metric: str = "format_rate",
+        task: Any = None,
     ):
+        # The task of the evaluated rows (r1exp.tasks.base.Task): reads each completion's answer.
+        self.task = task
         self.rows = rows
         self.format_metric = format_metric
         self.terms = terms
@@ -210,7 +199,7 @@ class PeriodicEvalCallback(TrainerCallback):
         )
         if was_training:
             model.train()
-        scored = score_samples(self.rows, samples, self.terms)
+        scored = score_samples(self.rows, samples, self.terms, self.task)
         summary = summarize(scored, self.accuracy_term, self.format_term, format_metric=self.format_metric)
         keys = ("accuracy", self.format_metric, "length_mean", "truncation_rate", "reward")
         self._pending = {f"eval/{k}": summary[k] for k in keys if summary.get(k) is not None}

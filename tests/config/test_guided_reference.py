@@ -9,7 +9,7 @@ import pytest
 from r1exp.common.templates import render_reference
 from r1exp.config import check_reward_data
 from r1exp.errors import ConfigError
-from r1exp.tasks import build_terms, data_columns, reference_parts
+from r1exp.tasks import TASKS, build_terms, data_columns
 from tests.conftest import ROOT, compose
 
 
@@ -17,15 +17,16 @@ from tests.conftest import ROOT, compose
 def test_a_chinese_row_gives_its_reference_answer_in_the_templates_format(template):
     cfg = compose([f"template={template}"])
     row = {"question": "中国的首都是哪里?", "reference": "北京。"}
-    think, answer = reference_parts(row, random.Random(0))
+    think, answer = TASKS["zh_general"].reference(row, random.Random(0), 1)
     assert (think, answer) == ("", "北京。")
     text = render_reference(cfg.template, think, answer)
     assert "<answer>" in text and "北京。" in text and text.rstrip().endswith("</answer>")
 
 
 def test_rows_without_a_reference_give_none():
-    assert reference_parts({"question": "q", "reference": "  "}, random.Random(0)) is None
-    assert reference_parts({"question": "q", "numbers": [3, 1, 2]}, random.Random(0)) is None
+    for name in TASKS:
+        assert TASKS[name].reference({"question": "q", "reference": "  "}, random.Random(0), 1) is None
+        assert TASKS[name].reference({"question": "q", "numbers": [3, 1, 2]}, random.Random(0), 1) is None
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ CPU = ["hardware=cpu", "model=tiny"]
 
 def train_checks(overrides: list[str]) -> None:
     """What cmd=train checks before anything loads: the values, then the reward terms and columns."""
-    from r1exp.cmd.train import build_rewards
+    from r1exp.training import build_rewards
 
     cfg = compose([*CPU, *overrides])
     check_train(cfg)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from r1exp.coldstart import check_lengths, trace_lengths, trace_rows
 from r1exp.common import jsonl
 from r1exp.errors import ConfigError
+from r1exp.tasks import TASKS
 from tests.conftest import compose, error_lines
 
 pytestmark = pytest.mark.slow
@@ -38,7 +39,7 @@ def test_trace_lengths_are_the_lengths_trl_trains_on(template, tiny_cache, tmp_p
 
     cfg = compose(["+experiment=smoke", "coldstart=solver_traces", f"template={template}"])
     train_rows, _ = build_splits(cfg.data, cfg.template)
-    rows = trace_rows(train_rows, cfg.template, 12, 42, 2)
+    rows = trace_rows(train_rows, cfg.template, 12, 42, 2, TASKS["countdown"])
     path = str(build_tiny(TinySpec(), tiny_cache))
     tokenizer = load_tokenizer(path)
     args = SFTConfig(

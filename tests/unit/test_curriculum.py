@@ -12,13 +12,19 @@ from r1exp.curriculum import AdaptiveCurriculum, CurriculumSampler, StagedCurric
 from r1exp.errors import ConfigError
 from r1exp.tasks.countdown.data import CountdownSpec, generate
 from r1exp.tasks.countdown.reward import check_answer
-from tests.conftest import CONF
+from tests.conftest import compose
+
+
+def _option(name: str):
+    """conf/curriculum/NAME.yaml as a run composes it (onto its schema)."""
+    return compose([f"curriculum={name}"]).curriculum
+
 
 ROWS = generate(CountdownSpec(min_numbers=3, max_numbers=4), 200, seed=0)
 
 
 def _numbers(until_step=10, until_accuracy=None, window=4):
-    cfg = OmegaConf.load(CONF / "curriculum" / "numbers.yaml")
+    cfg = _option("numbers")
     cfg.window = window
     cfg.stages[0].until_step = until_step
     cfg.stages[0].until_accuracy = until_accuracy
@@ -59,7 +65,7 @@ def test_stage_advances_when_rolling_accuracy_passes_the_threshold():
 
 
 def test_ops_stage_one_allows_only_plus_and_minus():
-    cfg = OmegaConf.load(CONF / "curriculum" / "ops.yaml")
+    cfg = compose(["curriculum=ops"])  # sets data.ops_mix as well
     spec = CountdownSpec(ops_mix=tuple(cfg.data.ops_mix))
     rows = generate(spec, 200, seed=1)
     assert {r["allowed_ops"] for r in rows} == {"+-", "+-*/"}
@@ -74,7 +80,7 @@ def test_ops_stage_one_allows_only_plus_and_minus():
 
 
 def test_a_stage_matching_no_row_is_a_clear_error():
-    cfg = OmegaConf.create({"kind": "staged", "stages": [{"where": {"difficulty": [6]}}]})
+    cfg = OmegaConf.create({"name": "mine", "kind": "staged", "stages": [{"where": {"difficulty": [6]}}]})
     with pytest.raises(ConfigError, match=r"curriculum.stages\[0\].where"):
         build_curriculum(cfg, ROWS, seed=0)
 
@@ -131,7 +137,7 @@ def test_sampler_keeps_groups_together_and_repeats_batches():
 
 
 def test_none_means_trl_default_sampling():
-    assert build_curriculum(OmegaConf.load(CONF / "curriculum" / "none.yaml"), ROWS, seed=0) is None
+    assert build_curriculum(_option("none"), ROWS, seed=0) is None
 
 
 def _run_with_prefetch(cur, steps: int, ahead: int) -> list[tuple[dict, list[int], int]]:

@@ -20,7 +20,7 @@ from r1exp.evaluation import (
     problem_text,
     summarize,
 )
-from r1exp.tasks import build_splits
+from r1exp.tasks import TASKS, build_splits
 from tests.conftest import compose
 
 
@@ -56,9 +56,10 @@ def test_a_bench_is_its_whole_file_and_needs_its_tasks_reward(data_dir):
 
 
 def test_countdown_problems_compare_by_numbers_and_target():
+    countdown = TASKS["countdown"]
     a = {"nums": [3, 1, 2], "target": 6, "question": "Using the numbers [3, 1, 2] ..."}
     b = {"nums": [1, 2, 3], "target": 6, "question": "Using the numbers [1, 2, 3] ..."}
-    assert problem_text(a) == problem_text(b) == "countdown 1 2 3 target 6"
+    assert problem_text(a, countdown) == problem_text(b, countdown) == "countdown 1 2 3 target 6"
     assert problem_text({"question": "What is 2+2?"}) == "What is 2+2?"
 
 
@@ -145,8 +146,10 @@ def test_tinyzero_instances_load_in_the_generator_row_shape(tmp_path, suffix):
 def test_a_countdown_instance_without_a_solution_is_solved_for_guided_groups_and_cold_start():
     import random
 
-    from r1exp.tasks import reference_parts
+    from r1exp.tasks import TASKS
     from r1exp.tasks.countdown.reward import check_answer
+
+    reference_parts = TASKS["countdown"].reference
 
     think, answer = reference_parts({"nums": [3, 5, 7], "target": 22, "solution": None}, random.Random(0), 0)
     assert check_answer(answer, [3, 5, 7], 22, "+-*/") and answer in think
@@ -183,52 +186,44 @@ def test_a_reward_counted_twice_is_refused():
     check_common(compose(["+experiment=smoke", "reward=countdown_soft"]))
 
 
+def _groups(template=None, reference=None):
+    from r1exp.features.guided import GuidedGroups
+
+    return GuidedGroups(template, reference, 0, "correct", "format", "format_rate")
+
+
 def test_metrics_report_the_policy_apart_from_guided_samples(tmp_path):
     from r1exp.tracking.callbacks import MetricsCallback
 
-    class Guided:
-        def drain(self):
-            return {
-                "share": 0.25,
-                "skipped": 1,
-                "policy": {"correct": 0.1, "format": 0.3},
-                "guided": {"correct": 1.0, "format": 1.0},
-            }
-
-    cb = MetricsCallback(tmp_path / "m.jsonl", "correct", "format", 0.04, True, {"guided": Guided()})
+    groups = _groups()
+    # One generation batch of 4 on this process: the first completion is an inserted reference.
+    groups.mask = [True, False, False, False]
+    groups.counts = {"guided": 1, "samples": 4, "skipped": 1}
+    groups.observe("correct", None, None, [1.0, 0.0, 0.3, 0.0], {})
+    groups.observe("format", None, None, [1.0, 0.9, 0.0, 0.0], {})
+    cb = MetricsCallback(tmp_path / "m.jsonl", "correct", "format", 0.04, True, {"guided": groups})
     logs = {"loss": 0.1, "reward": 0.5, "rewards/correct/mean": 0.325, "rewards/format/mean": 0.475}
     state = type("S", (), {"global_step": 3, "is_world_process_zero": True})()
     cb.on_log(None, state, None, logs=logs)
     row = json.loads((tmp_path / "m.jsonl").read_text())
-    assert row["accuracy"] == 0.1 and row["format_rate"] == 0.3  # the policy's own samples
+    assert row["accuracy"] == pytest.approx(0.1) and row["format_rate"] == pytest.approx(0.3)  # the policy's own
     assert row["guided/accuracy"] == 1.0 and row["guided/format_rate"] == 1.0
     assert row["guided/share"] == 0.25 and row["guided/skipped"] == 1
     assert row["rewards/correct"] == 0.325  # TRL's mean over all samples stays under its own name
+    assert "guided/policy" not in row and "guided/guided" not in row
 
 
 def test_a_reference_longer_than_the_budget_is_skipped_not_cut():
-    from r1exp.trainer import R1GRPOTrainer
+    from r1exp.tasks import TASKS
 
     class Tok:
         def __call__(self, text, add_special_tokens=False):
             return {"input_ids": list(range(len(text.split())))}
 
-    class Fake:
-        processing_class = Tok()
-        guide_template = OmegaConf.create(compose([]).template)
-
-        def __init__(self, budget):
-            import random
-
-            self.guided_counts = {"guided": 0, "samples": 0, "skipped": 0}
-            self.max_completion_length = budget
-            self._guide_rng = random.Random(0)
-
+    groups = _groups(OmegaConf.create(compose([]).template), TASKS["countdown"].reference)
     row = {"nums": [3, 5, 7], "target": 22, "solution": "3 * 5 + 7"}
-    roomy = Fake(400)
-    assert R1GRPOTrainer._reference_ids(roomy, row) is not None and roomy.guided_counts["skipped"] == 0
-    tight = Fake(4)
-    assert R1GRPOTrainer._reference_ids(tight, row) is None and tight.guided_counts["skipped"] == 1
+    assert groups.reference_ids(row, Tok(), 400) is not None and groups.counts["skipped"] == 0
+    assert groups.reference_ids(row, Tok(), 4) is None and groups.counts["skipped"] == 1
 
 
 def test_tinyzero_instances_from_the_hub_fail_offline_in_one_line(monkeypatch):

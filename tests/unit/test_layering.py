@@ -1,7 +1,7 @@
 """Imports inside r1exp point only down the layers, and no modules import each other in a cycle.
 
 Layers, lowest first: errors -> common -> rewards -> tasks -> models/generation/config/distributed ->
-evaluation -> tracking/curriculum/trainer/coldstart/analysis -> cmd. A module may import its own
+evaluation -> tracking/curriculum/trainer/coldstart/analysis/features/training -> cmd. A module may import its own
 layer or any lower one. Imports inside functions count too: a lazy import is still a dependency.
 """
 
@@ -29,6 +29,7 @@ LAYERS = {
     "r1exp.grpo_args": 4,
     "r1exp.config": 4,
     "r1exp.schema": 4,
+    "r1exp.sections": 4,
     "r1exp.distributed": 4,
     "r1exp.plan": 4,
     "r1exp.paged": 4,
@@ -38,6 +39,8 @@ LAYERS = {
     "r1exp.trainer": 6,
     "r1exp.coldstart": 6,
     "r1exp.analysis": 6,
+    "r1exp.features": 6,
+    "r1exp.training": 6,
     "r1exp.cmd": 7,
 }
 

@@ -1,1 +1,1 @@
-"""Countdown: data source and solver, answer reward, solver traces."""
+"""Countdown: its Task (task.py), data source and solver, answer reward, solver traces."""

@@ -272,6 +272,13 @@ def row_key(row: dict) -> tuple:
     return (tuple(sorted(row["nums"])), row["target"])
 
 
+def problem_key(row: dict) -> str:
+    """The same identity as text, for the contamination guard: short on purpose and compared whole (the
+    question's long template is shared by every instance)."""
+    nums, target = row_key(row)
+    return f"countdown {' '.join(map(str, nums))} target {target}"
+
+
 def splits(spec: CountdownSpec, train_size: int, test_size: int, seed: int) -> tuple[list[dict], list[dict]]:
     """Train and test rows, disjoint on (sorted numbers, target)."""
     test = generate(spec, test_size, seed=seed + 1_000_003)

@@ -2,7 +2,7 @@
 
 Traces imitate the search the first note's model learned ("41 + 57 = 98 ... 98 is not 90, so let's
 try a different combination") and end in the solver's solution. Used by cold-start SFT and by
-reference-guided GRPO groups (through `r1exp.tasks.reference_parts`).
+reference-guided GRPO groups, as the Countdown task's reference (`r1exp.tasks.countdown.task`).
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Math word problems: data source and the math-verify reward."""
+"""Math word problems: its Task (task.py), data source and the math-verify reward."""

@@ -14,6 +14,7 @@ so it is the same for every run with the same seed and file.
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -141,8 +142,9 @@ def math_source(data: Any) -> tuple[list[dict], list[dict]]:
     return split(rows, test_size, train_size, int(data.seed), dedupe="question")
 
 
-def reference_parts(row: dict[str, Any]) -> tuple[str, str] | None:
-    """(think, answer) for a math row with a worked solution: the solution and its boxed gold."""
+def reference_parts(row: dict[str, Any], rng: random.Random, wrong_attempts: int = 1) -> tuple[str, str] | None:
+    """(think, answer) for a math row with a worked solution: the solution and its boxed gold (the same
+    for every `rng` and `wrong_attempts`: a worked solution has no search to vary)."""
     if row.get("solution") and row.get("answer") is not None:
         return str(row["solution"]).strip(), f"\\boxed{{{row['answer']}}}"
     return None

@@ -1,1 +1,1 @@
-"""Chinese general questions: data source and the LLM-judge rewards."""
+"""Chinese general questions: its Task (task.py), data source and the LLM-judge rewards."""

@@ -11,6 +11,7 @@ field stops the run before training with the file, line and field.
 
 from __future__ import annotations
 
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -173,8 +174,9 @@ def columns(data: Any) -> set[str]:
 source = DataSource(zh_general_source, columns)
 
 
-def reference_parts(row: dict[str, Any]) -> tuple[str, str] | None:
-    """(think, answer) for a row with a reference answer: the reference, with no reasoning to show.
+def reference_parts(row: dict[str, Any], rng: random.Random, wrong_attempts: int = 1) -> tuple[str, str] | None:
+    """(think, answer) for a row with a reference answer: the reference, with no reasoning to show (nor
+    failed attempts: `rng` and `wrong_attempts` change nothing).
 
     Reference-guided groups insert it in the template's format; the judges score it like any
     completion (the reasoning judge sees an empty reasoning block).
