@@ -16,8 +16,8 @@ from typing import Any
 
 from r1exp.common.answers import scored_text
 from r1exp.errors import ConfigError
-from r1exp.generation import Sample
 from r1exp.rewards.base import RewardTerm, score_batch
+from r1exp.sampling import Sample
 from r1exp.tasks.base import Task, question_key
 
 

@@ -305,7 +305,7 @@ class ReferenceModel:
             model, ctx = trainer.accelerator.unwrap_model(trainer.ref_model), contextlib.nullcontext()
         else:
             model, ctx = policy, policy.disable_adapter()
-        from r1exp.generation import generate_hf
+        from r1exp.sampling import generate_hf
 
         was_training = model.training
         try:

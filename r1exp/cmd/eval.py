@@ -164,7 +164,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     quiet_libraries(wandb=False)
 
     from r1exp.evaluation import score_samples, summarize
-    from r1exp.generation import generate_hf, generate_vllm
+    from r1exp.sampling import generate_hf, generate_vllm
 
     rows, eval_set = _eval_rows(cfg)
     # A judge that cannot be reached or read is one line before the model loads.

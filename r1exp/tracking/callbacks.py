@@ -184,7 +184,7 @@ class PeriodicEvalCallback(TrainerCallback):
         if self.every <= 0 or state.global_step % self.every or model is None:
             return
         from r1exp.evaluation import score_samples, summarize
-        from r1exp.generation import generate_hf
+        from r1exp.sampling import generate_hf
 
         was_training = model.training
         samples = generate_hf(

@@ -25,7 +25,7 @@ LAYERS = {
     "r1exp.rewards": 2,
     "r1exp.tasks": 3,
     "r1exp.models": 4,
-    "r1exp.generation": 4,
+    "r1exp.sampling": 4,
     "r1exp.grpo_args": 4,
     "r1exp.config": 4,
     "r1exp.schema": 4,

@@ -19,7 +19,7 @@ from r1exp.common.registry import Registry
 from r1exp.common.templates import render_reference
 from r1exp.errors import ConfigError
 from r1exp.evaluation import score_samples
-from r1exp.generation import Sample
+from r1exp.sampling import Sample
 from r1exp.tasks import GENERAL_REWARDS, REWARDS, TASKS, build_splits, data_columns, task_of
 from r1exp.tasks.base import DataSource, Task, question_key
 from r1exp.tasks.countdown.data import CountdownSpec, generate
