@@ -1,9 +1,10 @@
-"""A task and a reward that live outside r1exp train the tiny model: one Python file, one config file.
+"""A task, a reward and a training feature that live outside r1exp train the tiny model.
 
 The package is tests/fixtures/sort_task (put on PYTHONPATH, as a user's own package would be); its
 config file is found through `hydra.searchpath`. See docs/extending.md.
 """
 
+import json
 import os
 
 import pytest
@@ -23,8 +24,12 @@ def _env() -> dict[str, str]:
 def test_a_task_and_reward_from_outside_r1exp_train(launch, tmp_path):
     run = tmp_path / "run"
     args = ["+experiment=smoke", f"hydra.searchpath=[file://{TASK / 'conf'}]", "+task=sort_numbers"]
-    proc = launch(*args, "trainer.max_steps=2", f"hydra.run.dir={run}", env=_env())
+    # A training feature of one's own joins the built-in ones by import path (step_log.py).
+    features = "features=[samples,step_log:StepLog]"
+    proc = launch(*args, features, "trainer.max_steps=2", f"hydra.run.dir={run}", env=_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (run / "steps.txt").read_text().split() == ["1", "2"]
+    assert json.loads((run / "manifest.json").read_text())["step_log"] == "steps.txt"
     rows = jsonl.read(run / "metrics.jsonl")
     assert [r["step"] for r in rows] == [1, 2]
     # TRL logged the outside reward under its term name, and it is the run's accuracy.
