@@ -29,7 +29,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 from r1exp.common.contamination import EvalIndex, tokens
-from r1exp.evaluation import eval_set_rows, problem_text
+from r1exp.eval_sets import eval_set_rows, problem_text
 
 SETS = ("math500", "gsm8k", "cmath", "gaokao_mc", "cn_middle_school")
 

@@ -25,7 +25,7 @@ from r1exp.common import jsonl
 from r1exp.config import check_hardware, check_reward_data, check_rows, check_train
 from r1exp.distributed import job_layout, world
 from r1exp.errors import ConfigError
-from r1exp.evaluation import bench_name, bench_rows, check_bench_reward, check_trainable, contamination_record
+from r1exp.eval_sets import bench_name, bench_rows, check_bench_reward, check_trainable, contamination_record
 from r1exp.features import Feature, Run, build_features, ordered_callbacks
 from r1exp.grpo_args import build_grpo_config, require_vllm
 from r1exp.models import ReferenceModel

@@ -118,7 +118,7 @@ def bind_to_run(cfg: DictConfig, run_config: Path, overrides: list[str]) -> tupl
 
 def _eval_rows(cfg: DictConfig) -> tuple[list[dict], str]:
     """The rows to evaluate and the set's name: the bench when one is set, else the data's split."""
-    from r1exp.evaluation import bench_name, bench_rows, check_bench_reward
+    from r1exp.eval_sets import bench_name, bench_rows, check_bench_reward
     from r1exp.tasks import build_splits
 
     ecfg = cfg.cmd
@@ -182,7 +182,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         samples = generate_hf(
             model, tokenizer, prompts, top_p=float(ecfg.top_p), batch_size=int(ecfg.batch_size), **gen
         )
-    from r1exp.evaluation import bench_name
+    from r1exp.eval_sets import bench_name
     from r1exp.tasks import task_of
 
     # The task of the set evaluated answers the rows' `answer_text` (what maj@k votes on).

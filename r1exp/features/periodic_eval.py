@@ -17,7 +17,7 @@ class PeriodicEval(Feature):
         return cfg.periodic_eval.every > 0
 
     def attach(self, run: Run) -> None:
-        from r1exp.evaluation import bench_name
+        from r1exp.eval_sets import bench_name
         from r1exp.tasks import task_of
         from r1exp.tracking.callbacks import PeriodicEvalCallback
 

@@ -395,11 +395,12 @@ def test_kill_9_before_the_first_checkpoint_then_relaunch(here, tiny_cache, tmp_
 def test_interrupted_run_ends_with_one_line_status_and_no_lock(here, tiny_cache, tmp_path, sig, name, code):
     run = tmp_path / "run"
     run.mkdir()
-    proc = _start(run, tiny_cache, "trainer.max_steps=400")
+    # More steps than any machine trains before the kill below (a loaded CI machine once finished 400).
+    proc = _start(run, tiny_cache, "trainer.max_steps=100000")
     _wait_for(proc, lambda: (run / "checkpoints" / f"checkpoint-{SAVE}" / MARKER).exists())
     config = (run / ".hydra" / "config.yaml").read_bytes()
     # A second launch with other overrides while the run lives: refused, and nothing of the run changes.
-    second = here(*_args(run, "trainer.max_steps=400", "trainer.beta=0.0"))
+    second = here(*_args(run, "trainer.max_steps=100000", "trainer.beta=0.0"))
     assert second.returncode == 2 and "in use by" in _one_line_error(second)
     assert (run / ".hydra" / "config.yaml").read_bytes() == config and not (run / "status.json").exists()
     os.killpg(proc.pid, sig)

@@ -128,7 +128,7 @@ def test_second_launch_into_a_live_run_is_refused(launch, tiny_cache, tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "R1EXP_CACHE": str(tiny_cache), "WANDB_MODE": "offline"}
     first = subprocess.Popen(
-        [sys.executable, str(ROOT / "launch.py"), *_args(run, "trainer.max_steps=400")],
+        [sys.executable, str(ROOT / "launch.py"), *_args(run, "trainer.max_steps=100000")],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -146,7 +146,7 @@ def test_second_launch_into_a_live_run_is_refused(launch, tiny_cache, tmp_path):
         config = (run / ".hydra" / "config.yaml").read_bytes()
         overrides = (run / ".hydra" / "overrides.yaml").read_bytes()
         # Other overrides, as a user who forgot the run was live: refused, and nothing of the live run changes.
-        proc = launch(*_args(run, "trainer.max_steps=400", "trainer.beta=0.0"))
+        proc = launch(*_args(run, "trainer.max_steps=100000", "trainer.beta=0.0"))
         assert proc.returncode == 2
         lines = error_lines(proc.stderr)
         assert len(lines) == 1 and f"pid {first.pid}" in lines[0] and "in use" in lines[0], proc.stderr[-2000:]

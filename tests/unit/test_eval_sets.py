@@ -11,15 +11,15 @@ from omegaconf import OmegaConf
 
 from r1exp.config import check_common
 from r1exp.errors import ConfigError, DataError
-from r1exp.evaluation import (
+from r1exp.eval_sets import (
     bench_name,
     bench_rows,
     check_bench_reward,
     check_trainable,
     contamination_record,
     problem_text,
-    summarize,
 )
+from r1exp.evaluation import summarize
 from r1exp.tasks import TASKS, build_splits
 from tests.conftest import compose
 

@@ -34,6 +34,7 @@ LAYERS = {
     "r1exp.plan": 4,
     "r1exp.paged": 4,
     "r1exp.evaluation": 5,
+    "r1exp.eval_sets": 5,
     "r1exp.tracking": 6,
     "r1exp.curriculum": 6,
     "r1exp.trainer": 6,

@@ -1,0 +1,169 @@
+"""Evaluation sets: which rows a run is judged on (`bench=` or the data's test split), and the guards
+that keep them out of training (an evaluation set is never trained on; a bench is scored by its own
+task's reward; the train split is checked for copies of every evaluation set of the run's task).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from r1exp.errors import ConfigError
+from r1exp.tasks.base import Task, question_key
+
+DATA_DIR_ENV = "R1EXP_DATA_DIR"
+
+
+def bench_name(cfg: Any) -> str | None:
+    """The run's `bench=` evaluation set, or None (bench=none)."""
+    bench = cfg.get("bench")
+    name = bench.get("name") if bench else None
+    return None if name in (None, "none") else str(name)
+
+
+def check_trainable(data: Any) -> None:
+    """Refuse to train on an evaluation set: an `eval_only` option, or a file in $R1EXP_DATA_DIR."""
+    import os
+    from pathlib import Path
+
+    name = data.get("name")
+    fix = (
+        "train on a training option (data=math, data=gsm8k_train, data=countdown, data=zh_general "
+        f"data.path=FILE, ...) and evaluate on it with bench={name}"
+    )
+    if data.get("eval_only"):
+        raise ConfigError(f"data={name} is an evaluation set (data.eval_only=true): training on it is refused; {fix}")
+    path, folder = data.get("path"), os.environ.get(DATA_DIR_ENV)
+    if path and folder and Path(folder).is_dir():
+        from hydra.utils import to_absolute_path
+
+        file = Path(to_absolute_path(str(Path(str(path)).expanduser()))).resolve()
+        if file.is_relative_to(Path(folder).resolve()):
+            raise ConfigError(
+                f"data.path={path} is in {DATA_DIR_ENV}, the folder of evaluation data: training on it is refused; "
+                "train on a training set (data=math, data=gsm8k_train, or your own file outside that folder)"
+            )
+
+
+def check_bench_reward(cfg: Any) -> None:
+    """A bench is scored by its task's correctness reward: the run's accuracy term must be it."""
+    name = bench_name(cfg)
+    wanted = cfg.bench.get("scored_by") if name else None
+    if not wanted:
+        return
+    accuracy_term = cfg.reward.get("accuracy_term")
+    terms = cfg.reward.get("terms") or {}
+    term = terms.get(accuracy_term) if accuracy_term else None
+    fn = term.get("fn") if term else None
+    if fn != wanted:
+        raise ConfigError(
+            f"bench={name} is scored by {wanted}, but reward={cfg.reward.get('name')} counts accuracy with "
+            f"{fn or 'no term'}; pick the reward of that task (e.g. reward=math for math sets)"
+        )
+
+
+def bench_rows(cfg: Any) -> list[dict]:
+    """The rows of the run's `bench=` set (all of it), prompts rendered with the run's template."""
+    from r1exp.tasks import build_splits
+
+    return build_splits(cfg.bench, cfg.template)[1] if bench_name(cfg) else []
+
+
+def problem_text(row: dict, task: Task | None = None) -> str:
+    """What the contamination guard compares for `row`: its task's problem key (without a task, the
+    question text, the key of every task but Countdown)."""
+    return (task.problem_key if task is not None else question_key)(row)
+
+
+def bench_config(name: str) -> Any:
+    """The `bench=NAME` option's composed config (inside a running Hydra app, or from the repo's conf/)."""
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    overrides = [f"bench={name}"]
+    if GlobalHydra.instance().is_initialized():
+        return compose("config", overrides=overrides).bench
+    conf = Path(__file__).resolve().parents[1] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        return compose("config", overrides=overrides).bench
+
+
+def eval_set_rows(name: str, template: Any) -> tuple[list[dict] | None, str | None]:
+    """(rows, None) of the evaluation set `name`, or (None, why) when it is not available here."""
+    return _bench_set_rows(bench_config(name), template)
+
+
+def _bench_set_rows(bench: Any, template: Any) -> tuple[list[dict] | None, str | None]:
+    """(rows, None) of a composed `bench=` config, or (None, why) when its data is not available here."""
+    import os
+    from pathlib import Path
+
+    from hydra.utils import to_absolute_path
+
+    from r1exp.tasks import build_splits
+
+    path = bench.get("path")
+    if path is not None:
+        # Relative paths are relative to where the user launched (Hydra's own rule; cwd outside Hydra).
+        file = Path(to_absolute_path(str(Path(str(path)).expanduser())))
+        if not file.is_file():
+            return None, f"no file {path} (set {DATA_DIR_ENV}; now {os.environ.get(DATA_DIR_ENV)!r})"
+    elif bench.get("hub"):
+        # The guard never downloads: a hub-only set is checked only when the run names it with bench=.
+        return None, f"hub dataset {bench.hub}, not a local file"
+    return build_splits(bench, template)[1], None
+
+
+def contamination_record(cfg: Any, train_rows: Sequence[dict], eval_sets: dict[str, Sequence[dict]]) -> dict:
+    """Check the train split against the given sets and every available evaluation set of its task.
+
+    The given sets are rows of the run's own task, except `bench=NAME` for the run's bench, whose rows
+    are its data config's task; each evaluation set of the task (`Task.eval_sets`) is read through its
+    bench config, whose `source` names its task. Every set's problems are keyed by its own task
+    (`Task.problem_key`, compared whole where `Task.exact_match_only`).
+
+    Refused above `contamination.max_fraction` of any set; the returned record (manifest.json) lists
+    every set checked, with its counts, and the sets skipped, with the reason.
+    """
+    from r1exp.common.contamination import NGRAM, check
+    from r1exp.tasks import task_of
+
+    guard = cfg.get("contamination") or {}
+    try:
+        min_overlap = float(guard.get("min_overlap", 0.65))
+        max_fraction = float(guard.get("max_fraction", 0.01))
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"contamination.min_overlap={guard.get('min_overlap')!r}, contamination.max_fraction="
+            f"{guard.get('max_fraction')!r}: need two fractions between 0 and 1"
+        ) from None
+    task = task_of(cfg.data)
+    bench = bench_name(cfg)
+    sets: dict[str, tuple[Task, list[dict]]] = {
+        name: (task_of(cfg.bench) if bench and name == f"bench={bench}" else task, list(rows))
+        for name, rows in eval_sets.items()
+        if rows
+    }
+    skipped: dict[str, str] = {}
+    if train_rows:
+        for name in task.eval_sets:
+            if name in sets or f"bench={name}" in sets:
+                continue
+            config = bench_config(name)
+            rows, why = _bench_set_rows(config, cfg.template)
+            if rows:
+                sets[name] = (task_of(config), rows)
+            else:
+                skipped[name] = why or "empty"
+    counts = check(
+        [task.problem_key(r) for r in train_rows],
+        {name: [owner.problem_key(r) for r in rows] for name, (owner, rows) in sets.items()},
+        min_overlap=min_overlap,
+        max_fraction=max_fraction,
+        exact_only=[name for name, (owner, _) in sets.items() if owner.exact_match_only],
+    )
+    # The n-gram size is part of the measured method (docs/benchmarks.md), not a setting: recorded as used.
+    record = {"ngram": NGRAM, "min_overlap": min_overlap, "max_fraction": max_fraction}
+    return {**record, "sets": counts, "skipped": skipped}
