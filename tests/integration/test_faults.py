@@ -362,7 +362,14 @@ def _start(run: Path, tiny_cache: Path, *extra: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # As in a terminal: Ctrl-C's default action. A shell that started the suite in the background
+        # hands its jobs SIGINT ignored, and Python keeps an ignored SIGINT ignored.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for(proc: subprocess.Popen, ready, timeout: float = 600) -> None:
@@ -397,14 +404,19 @@ def test_interrupted_run_ends_with_one_line_status_and_no_lock(here, tiny_cache,
     run.mkdir()
     # More steps than any machine trains before the kill below (a loaded CI machine once finished 400).
     proc = _start(run, tiny_cache, "trainer.max_steps=100000")
-    _wait_for(proc, lambda: (run / "checkpoints" / f"checkpoint-{SAVE}" / MARKER).exists())
-    config = (run / ".hydra" / "config.yaml").read_bytes()
-    # A second launch with other overrides while the run lives: refused, and nothing of the run changes.
-    second = here(*_args(run, "trainer.max_steps=100000", "trainer.beta=0.0"))
-    assert second.returncode == 2 and "in use by" in _one_line_error(second)
-    assert (run / ".hydra" / "config.yaml").read_bytes() == config and not (run / "status.json").exists()
-    os.killpg(proc.pid, sig)
-    _, stderr = proc.communicate(timeout=300)
+    try:
+        _wait_for(proc, lambda: (run / "checkpoints" / f"checkpoint-{SAVE}" / MARKER).exists())
+        config = (run / ".hydra" / "config.yaml").read_bytes()
+        # A second launch with other overrides while the run lives: refused, and nothing of the run changes.
+        second = here(*_args(run, "trainer.max_steps=100000", "trainer.beta=0.0"))
+        assert second.returncode == 2 and "in use by" in _one_line_error(second)
+        assert (run / ".hydra" / "config.yaml").read_bytes() == config and not (run / "status.json").exists()
+        os.killpg(proc.pid, sig)
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:  # a failed check above: the run must not train on after the test
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     assert proc.returncode == code, stderr[-3000:]
     lines = error_lines(stderr)
     assert len(lines) == 1 and "Traceback" not in stderr, stderr[-3000:]
