@@ -328,12 +328,13 @@ def compose_plan(overrides: list[str], prompt_tokens: int) -> P.Plan | None:
     """cmd=plan's estimate for the same overrides (composed in process: no model is loaded)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import OmegaConf
+
+    from r1exp.sections import Sections
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=[o for o in overrides if not o.startswith("hydra.")])
-    return P.estimate(OmegaConf.to_container(cfg, resolve=True), prompt_tokens=prompt_tokens, card_override=CARD_GIB)
+    return P.estimate(Sections(cfg), prompt_tokens=prompt_tokens, card_override=CARD_GIB)
 
 
 def case_overrides(case: Case, backend: str, args: argparse.Namespace, model_dir: Path, run_dir: Path) -> list[str]:

@@ -132,7 +132,7 @@ def plot_sft(metrics: Path, png: Path) -> Path | None:
     return png
 
 
-def cold_start(cfg: Any, base_path: str, train_rows: list[dict], out_dir: Path) -> Path:
+def cold_start(s: Any, base_path: str, train_rows: list[dict], out_dir: Path) -> Path:
     """Run SFT once (reused on resume) and return the directory of the cold-started model."""
     final = Path(out_dir) / "coldstart" / "final"
     if (final / MARKER).exists():
@@ -143,45 +143,44 @@ def cold_start(cfg: Any, base_path: str, train_rows: list[dict], out_dir: Path) 
     from r1exp.models import load_model, load_tokenizer
     from r1exp.tracking.console import SFT_BAR_KEYS, ConsoleCallback, no_dataset_bars, progress, quiet_trainer
 
-    cs = cfg.coldstart
-    rows = trace_rows(
-        train_rows, cfg.template, int(cs.rows), int(cfg.seed), int(cs.max_wrong_attempts), task_of(cfg.data)
-    )
+    # `s`: the run's r1exp.sections.Sections; its coldstart section is a schema.SolverTraces.
+    cs, hardware = s.coldstart, s.hardware
+    rows = trace_rows(train_rows, s.template, cs.rows, s.seed, cs.max_wrong_attempts, task_of(s.data))
     args = SFTConfig(
         output_dir=str(final.parent),
-        max_steps=int(cs.max_steps),
+        max_steps=cs.max_steps,
         learning_rate=float(cs.learning_rate),
         lr_scheduler_type="constant",
-        per_device_train_batch_size=int(cs.per_device_train_batch_size),
+        per_device_train_batch_size=cs.per_device_train_batch_size,
         gradient_accumulation_steps=1,
-        use_cpu=cfg.hardware.device == "cpu",
-        bf16=bool(cfg.hardware.bf16),
-        gradient_checkpointing=bool(cfg.hardware.gradient_checkpointing),
+        use_cpu=hardware.device == "cpu",
+        bf16=hardware.bf16,
+        gradient_checkpointing=hardware.gradient_checkpointing,
         # About 100 points on the curve.
-        logging_steps=max(1, int(cs.max_steps) // 100),
+        logging_steps=max(1, cs.max_steps // 100),
         save_strategy="no",
         report_to=[],
-        seed=int(cfg.seed),
+        seed=s.seed,
         completion_only_loss=True,
-        max_length=int(cs.max_length),
+        max_length=cs.max_length,
     )
     tokenizer = load_tokenizer(base_path)
     # Before the model loads: a max_length no trace fits in is one line, not a failed SFT.
-    cut = check_lengths(trace_lengths(rows, tokenizer), int(cs.max_length))
+    cut = check_lengths(trace_lengths(rows, tokenizer), cs.max_length)
     if cut:
         log.warning(
             "coldstart: %d of %d solver traces are longer than coldstart.max_length=%d tokens and are cut (their "
             "answer block is lost)",
             cut,
             len(rows),
-            int(cs.max_length),
+            cs.max_length,
         )
-    model = load_model(base_path, str(cfg.model.get("dtype", "auto")))
+    model = load_model(base_path, s.model.dtype)
     with no_dataset_bars():
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
     if len(trainer.train_dataset) == 0:
         # TRL dropped every example (a prompt alone fills max_length); check_lengths should have said so.
-        raise ConfigError(f"coldstart.max_length={int(cs.max_length)}: TRL kept no SFT example; raise it")
+        raise ConfigError(f"coldstart.max_length={cs.max_length}: TRL kept no SFT example; raise it")
     console = ConsoleCallback(desc="cold start (SFT)", keys=SFT_BAR_KEYS)
     quiet_trainer(trainer, console)
     # SFT restarts from the base when it did not finish: its curve starts over too.

@@ -247,9 +247,8 @@ def on_rank0(decide: Callable[[], T]) -> T:
     return value
 
 
-def deepspeed_config(hardware: Any) -> dict[str, Any] | str | None:
-    """TrainingArguments' `deepspeed` value for `hardware.deepspeed` (zero2, zero3, a JSON file, or null)."""
-    name = hardware.get("deepspeed")
+def deepspeed_config(name: Any) -> dict[str, Any] | str | None:
+    """TrainingArguments' `deepspeed` value for `hardware.deepspeed=name` (zero2, zero3, a JSON file, or null)."""
     if name in (None, "none", False):
         return None
     if name in DEEPSPEED:
@@ -261,11 +260,11 @@ def deepspeed_config(hardware: Any) -> dict[str, Any] | str | None:
     raise ConfigError(f"hardware.deepspeed={name!r} is unknown; use zero2, zero3, a DeepSpeed .json file, or null")
 
 
-def require_deepspeed(hardware: Any) -> None:
-    """hardware.deepspeed needs the deepspeed package: one line before any model loads."""
-    if deepspeed_config(hardware) is not None and importlib.util.find_spec("deepspeed") is None:
+def require_deepspeed(name: Any) -> None:
+    """hardware.deepspeed=name needs the deepspeed package: one line before any model loads."""
+    if deepspeed_config(name) is not None and importlib.util.find_spec("deepspeed") is None:
         raise MissingDependencyError(
-            f"hardware.deepspeed={hardware.get('deepspeed')} needs DeepSpeed, which is not installed: on the GPU "
+            f"hardware.deepspeed={name} needs DeepSpeed, which is not installed: on the GPU "
             "machines run pip install deepspeed, or set hardware.deepspeed=null"
         )
 

@@ -6,19 +6,15 @@ task's reward; the train split is checked for copies of every evaluation set of 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from r1exp.errors import ConfigError
 from r1exp.tasks.base import Task, question_key
 
+if TYPE_CHECKING:
+    from r1exp.sections import Sections
+
 DATA_DIR_ENV = "R1EXP_DATA_DIR"
-
-
-def bench_name(cfg: Any) -> str | None:
-    """The run's `bench=` evaluation set, or None (bench=none)."""
-    bench = cfg.get("bench")
-    name = bench.get("name") if bench else None
-    return None if name in (None, "none") else str(name)
 
 
 def check_trainable(data: Any) -> None:
@@ -45,28 +41,27 @@ def check_trainable(data: Any) -> None:
             )
 
 
-def check_bench_reward(cfg: Any) -> None:
+def check_bench_reward(s: Sections) -> None:
     """A bench is scored by its task's correctness reward: the run's accuracy term must be it."""
-    name = bench_name(cfg)
-    wanted = cfg.bench.get("scored_by") if name else None
+    name = s.bench_name
+    wanted = s.bench.get("scored_by") if name else None
     if not wanted:
         return
-    accuracy_term = cfg.reward.get("accuracy_term")
-    terms = cfg.reward.get("terms") or {}
-    term = terms.get(accuracy_term) if accuracy_term else None
+    reward = s.reward
+    term = reward.terms.get(reward.accuracy_term) if reward.accuracy_term else None
     fn = term.get("fn") if term else None
     if fn != wanted:
         raise ConfigError(
-            f"bench={name} is scored by {wanted}, but reward={cfg.reward.get('name')} counts accuracy with "
+            f"bench={name} is scored by {wanted}, but reward={reward.name} counts accuracy with "
             f"{fn or 'no term'}; pick the reward of that task (e.g. reward=math for math sets)"
         )
 
 
-def bench_rows(cfg: Any) -> list[dict]:
+def bench_rows(s: Sections) -> list[dict]:
     """The rows of the run's `bench=` set (all of it), prompts rendered with the run's template."""
     from r1exp.tasks import build_splits
 
-    return build_splits(cfg.bench, cfg.template)[1] if bench_name(cfg) else []
+    return build_splits(s.bench, s.template)[1] if s.bench_name else []
 
 
 def problem_text(row: dict, task: Task | None = None) -> str:
@@ -116,7 +111,7 @@ def _bench_set_rows(bench: Any, template: Any) -> tuple[list[dict] | None, str |
     return build_splits(bench, template)[1], None
 
 
-def contamination_record(cfg: Any, train_rows: Sequence[dict], eval_sets: dict[str, Sequence[dict]]) -> dict:
+def contamination_record(s: Sections, train_rows: Sequence[dict], eval_sets: dict[str, Sequence[dict]]) -> dict:
     """Check the train split against the given sets and every available evaluation set of its task.
 
     The given sets are rows of the run's own task, except `bench=NAME` for the run's bench, whose rows
@@ -130,19 +125,12 @@ def contamination_record(cfg: Any, train_rows: Sequence[dict], eval_sets: dict[s
     from r1exp.common.contamination import NGRAM, check
     from r1exp.tasks import task_of
 
-    guard = cfg.get("contamination") or {}
-    try:
-        min_overlap = float(guard.get("min_overlap", 0.65))
-        max_fraction = float(guard.get("max_fraction", 0.01))
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"contamination.min_overlap={guard.get('min_overlap')!r}, contamination.max_fraction="
-            f"{guard.get('max_fraction')!r}: need two fractions between 0 and 1"
-        ) from None
-    task = task_of(cfg.data)
-    bench = bench_name(cfg)
+    # Its values are checked by their schema (r1exp.schema.Contamination) when the sections are.
+    min_overlap, max_fraction = s.contamination.min_overlap, s.contamination.max_fraction
+    task = task_of(s.data)
+    bench = s.bench_name
     sets: dict[str, tuple[Task, list[dict]]] = {
-        name: (task_of(cfg.bench) if bench and name == f"bench={bench}" else task, list(rows))
+        name: (task_of(s.bench) if bench and name == f"bench={bench}" else task, list(rows))
         for name, rows in eval_sets.items()
         if rows
     }
@@ -152,7 +140,7 @@ def contamination_record(cfg: Any, train_rows: Sequence[dict], eval_sets: dict[s
             if name in sets or f"bench={name}" in sets:
                 continue
             config = bench_config(name)
-            rows, why = _bench_set_rows(config, cfg.template)
+            rows, why = _bench_set_rows(config, s.template)
             if rows:
                 sets[name] = (task_of(config), rows)
             else:

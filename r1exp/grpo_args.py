@@ -7,9 +7,7 @@ import functools
 import importlib.util
 import re
 from pathlib import Path
-from typing import Any
-
-from omegaconf import DictConfig, OmegaConf
+from typing import TYPE_CHECKING, Any
 
 from r1exp.distributed import (
     ddp_backend,
@@ -20,6 +18,9 @@ from r1exp.distributed import (
     world,
 )
 from r1exp.errors import ConfigError, MissingDependencyError, one_line
+
+if TYPE_CHECKING:
+    from r1exp.sections import Generation, Sections
 
 # Keys of the trainer group that are r1exp's own, not GRPOConfig options.
 OWN_TRAINER_KEYS = {"name", "guide_with_reference"}
@@ -115,19 +116,19 @@ def _unknown_option(group: str, key: str, fields: dict[str, dataclasses.Field]) 
     return ConfigError(f"{group}.{key} is not a trl.GRPOConfig option (TRL {_trl_version()}); {hint}")
 
 
-def require_vllm(generation: DictConfig) -> None:
+def require_vllm(generation: Generation) -> None:
     """generation=vllm_* needs the vllm package: fail with one line before any model loads."""
-    if generation.get("use_vllm") and importlib.util.find_spec("vllm") is None:
+    if generation.use_vllm and importlib.util.find_spec("vllm") is None:
         raise MissingDependencyError(
             f"generation={generation.name} needs vLLM, which is not installed: on a GPU machine run "
             "pip install 'r1exp[vllm]', or use generation=hf"
         )
 
 
-def grpo_kwargs(cfg: DictConfig, output_dir: str | Path, reward_weights: list[float]) -> dict[str, Any]:
+def grpo_kwargs(s: Sections, output_dir: str | Path, reward_weights: list[float]) -> dict[str, Any]:
     """GRPOConfig keyword arguments from trainer, generation, hardware and logger."""
     fields = _grpo_fields()
-    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    trainer = s.trainer.options
     kwargs: dict[str, Any] = {}
     for key, value in trainer.items():
         if key in OWN_TRAINER_KEYS:
@@ -137,7 +138,7 @@ def grpo_kwargs(cfg: DictConfig, output_dir: str | Path, reward_weights: list[fl
         _check_type(key, value, fields[key])
         check_choice(key, value)
         kwargs[key] = value
-    generation = OmegaConf.to_container(cfg.generation, resolve=True)
+    generation = s.generation.options
     for key, value in generation.items():
         if key in GENERATION_KEYS_OWN:
             continue
@@ -151,16 +152,16 @@ def grpo_kwargs(cfg: DictConfig, output_dir: str | Path, reward_weights: list[fl
 
         check_options(generation.get("transformers_continuous_batching_config"))
     if generation.get("use_vllm"):
-        kwargs["vllm_max_model_length"] = vllm_max_model_length(cfg)
-    report_to = ["wandb"] if cfg.logger.get("wandb") else []
+        kwargs["vllm_max_model_length"] = vllm_max_model_length(s.composed)
+    wandb = s.logger.wandb
     kwargs.update(
         output_dir=str(output_dir),
-        use_cpu=cfg.hardware.device == "cpu",
+        use_cpu=s.hardware.device == "cpu",
         reward_weights=list(reward_weights),
-        report_to=report_to,
+        report_to=["wandb"] if wandb else [],
         # Metrics and samples are written by r1exp's own callbacks; TRL's console tables stay off,
         # and its wandb completions table is on when wandb is.
-        log_completions=bool(cfg.logger.get("wandb")),
+        log_completions=wandb,
         # 0: TRL prints no rich table of completions at each logged step (it still logs them to wandb and
         # to checkpoints/completions/*.parquet).
         num_completions_to_print=0,
@@ -172,19 +173,19 @@ def grpo_kwargs(cfg: DictConfig, output_dir: str | Path, reward_weights: list[fl
     # Several processes (torchrun, accelerate launch, a multi-task Slurm job): gloo between CPU
     # processes, nccl between GPUs; DeepSpeed ZeRO when the hardware preset asks for it.
     if world()[1] > 1:
-        kwargs["ddp_backend"] = ddp_backend(str(cfg.hardware.device))
-    deepspeed = deepspeed_config(cfg.hardware)
+        kwargs["ddp_backend"] = ddp_backend(s.hardware.device)
+    deepspeed = deepspeed_config(s.hardware.deepspeed)
     if deepspeed is not None:
         kwargs["deepspeed"] = deepspeed
     return kwargs
 
 
-def build_grpo_config(cfg: DictConfig, output_dir: str | Path, reward_weights: list[float], check_only: bool = False):
+def build_grpo_config(s: Sections, output_dir: str | Path, reward_weights: list[float], check_only: bool = False):
     """A validated `trl.GRPOConfig`; `check_only` validates a GPU preset on a machine without one."""
     from trl import GRPOConfig
 
-    kwargs = grpo_kwargs(cfg, output_dir, reward_weights)
-    if check_only and cfg.hardware.device != "cpu":
+    kwargs = grpo_kwargs(s, output_dir, reward_weights)
+    if check_only and s.hardware.device != "cpu":
         # Everything but the device: TrainingArguments refuses bf16 where no GPU is visible.
         kwargs.update(use_cpu=True, bf16=False, fp16=False)
     if check_only:
@@ -193,7 +194,7 @@ def build_grpo_config(cfg: DictConfig, output_dir: str | Path, reward_weights: l
         kwargs.pop("deepspeed", None)
         kwargs.pop("ddp_backend", None)
     else:
-        require_deepspeed(cfg.hardware)
+        require_deepspeed(s.hardware.deepspeed)
     generation_batch = kwargs.get("per_device_train_batch_size", 8) * kwargs.get("gradient_accumulation_steps", 1)
     num_generations = kwargs.get("num_generations", 8)
     if isinstance(num_generations, int) and num_generations > 0 and generation_batch % num_generations:

@@ -17,13 +17,13 @@ import os
 import random
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from r1exp.common import hub
+from r1exp.common import hub, startup_gc
 from r1exp.common.arith import question
-from r1exp.errors import ConfigError, ModelLoadError
+from r1exp.errors import ConfigError, ModelLoadError, one_line
 
 # Bump when the tiny builder changes, so cached builds are not reused.
 TINY_BUILDER_VERSION = 1
@@ -84,6 +84,7 @@ def _tokenizer_corpus(seed: int) -> list[str]:
 
 def build_tiny(spec: TinySpec, cache_dir: str | os.PathLike) -> Path:
     """Build (once) and return the directory of the tiny model and tokenizer."""
+    startup_gc.end()  # a model is built here (r1exp.common.startup_gc)
     target = Path(cache_dir).expanduser() / f"tiny-qwen2-{spec.key()}"
     if (target / "config.json").exists() and (target / "tokenizer.json").exists():
         return target
@@ -166,15 +167,20 @@ def _build_tiny_into(spec: TinySpec, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def resolve_path(model_cfg: Any) -> str:
-    """The model's path or hub id: builds the tiny model when `model.builder` is `tiny`."""
-    builder = model_cfg.get("builder")
+def resolve_path(model: Any) -> str:
+    """The model's path or hub id (`model`: an r1exp.schema.Model); builds the tiny model when
+    `model.builder` is `tiny`."""
+    builder = model.builder
     if builder == "tiny":
-        spec = TinySpec(**dict(model_cfg.get("tiny") or {}))
-        return str(build_tiny(spec, model_cfg.get("cache_dir") or DEFAULT_CACHE))
+        try:
+            spec = TinySpec(**dict(model.tiny or {}))
+        except TypeError as exc:
+            known = ", ".join(f.name for f in fields(TinySpec))
+            raise ConfigError(f"model.tiny: {one_line(str(exc))}; its keys: {known}") from None
+        return str(build_tiny(spec, model.cache_dir or DEFAULT_CACHE))
     if builder not in (None, "", "none"):
         raise ConfigError(f"model.builder={builder!r} is unknown; use 'tiny' or null")
-    path = model_cfg.get("path")
+    path = model.path
     if not path:
         raise ConfigError("model.path is empty: give a hub id (Qwen/Qwen2.5-1.5B) or a local directory")
     return str(path)
@@ -195,6 +201,8 @@ def _offline_error(path: str, exc: Exception) -> ModelLoadError:
 
 def _from_pretrained(loader: Any, path: str, **kwargs: Any):
     """Local directory or hub cache first; the hub only when it is reachable."""
+    # Weights and tokenizers are the run's, not the libraries': the start-up's freezing ends here.
+    startup_gc.end()
     try:
         return loader.from_pretrained(path, local_files_only=True, **kwargs)
     except (OSError, ValueError) as exc:
@@ -229,17 +237,17 @@ def load_model(path: str, dtype: str = "auto", revision: str | None = None, attn
     return _from_pretrained(AutoModelForCausalLM, path, **kwargs)
 
 
-def lora_config(lora_cfg: Any):
-    """A peft `LoraConfig` from `lora=`; None for a full fine-tune."""
-    if lora_cfg is None or not lora_cfg.get("r"):
+def lora_config(lora: Any):
+    """A peft `LoraConfig` from `lora=` (an r1exp.schema.Lora); None for a full fine-tune."""
+    if lora is None or not lora.r:
         return None
     from peft import LoraConfig
 
-    targets = lora_cfg.get("target_modules")
+    targets = lora.target_modules
     return LoraConfig(
-        r=int(lora_cfg.r),
-        lora_alpha=int(lora_cfg.alpha),
-        lora_dropout=float(lora_cfg.dropout),
+        r=int(lora.r),
+        lora_alpha=int(lora.alpha),
+        lora_dropout=float(lora.dropout),
         target_modules=list(targets) if not isinstance(targets, str) else targets,
         bias="none",
         task_type="CAUSAL_LM",

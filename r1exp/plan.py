@@ -25,18 +25,26 @@ measured so far. Only the phases a run has are listed (a judge phase only with a
 `step_time` estimates seconds per step and for the whole run from measured throughput (`THROUGHPUT`,
 each figure with its source), labelled as estimates: generation at the full token budget (random or
 untrained models rarely stop early) plus the rest of the step per trained token.
+
+Every figure is read from the typed sections of `r1exp.sections.Sections` (their defaults are the
+schemas'); a lever's what-if is a changed copy of the composed config, read through the same sections.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf, open_dict
+
+from r1exp import schema
 from r1exp.errors import ConfigError
+from r1exp.sections import Sections
 
 GIB = 2**30
 # CUDA context, cuBLAS workspaces and other memory a process holds outside the PyTorch allocator
@@ -159,23 +167,33 @@ QWEN25: dict[str, ModelShape] = {
 }
 
 
-def model_shape(model_cfg: Mapping[str, Any]) -> tuple[ModelShape, str]:
+def model_shape(model: schema.Model) -> tuple[ModelShape, str]:
     """The model's shape and where it came from, without loading weights."""
-    if model_cfg.get("builder") == "tiny":
-        spec = dict(model_cfg.get("tiny") or {})
+    if model.builder == "tiny":
+        # The spec r1exp.models builds the tiny model from (its defaults fill what model.tiny leaves out).
+        from r1exp.models import TinySpec
+
+        given = dict(model.tiny or {})
+        known = [f.name for f in fields(TinySpec)]
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"model.tiny.{unknown[0]} is not a setting of the tiny model; use some of {', '.join(known)}"
+            )
+        spec = TinySpec(**given)
         shape = ModelShape(
-            hidden_size=int(spec.get("hidden_size", 64)),
-            intermediate_size=int(spec.get("intermediate_size", 256)),
-            num_hidden_layers=int(spec.get("num_hidden_layers", 2)),
-            num_attention_heads=int(spec.get("num_attention_heads", 4)),
-            num_key_value_heads=int(spec.get("num_key_value_heads", 2)),
+            hidden_size=spec.hidden_size,
+            intermediate_size=spec.intermediate_size,
+            num_hidden_layers=spec.num_hidden_layers,
+            num_attention_heads=spec.num_attention_heads,
+            num_key_value_heads=spec.num_key_value_heads,
             # The trained vocabulary is at most this many tokens.
-            vocab_size=int(spec.get("vocab_size", 1024)),
-            tie_word_embeddings=bool(spec.get("tie_word_embeddings", False)),
+            vocab_size=spec.vocab_size,
+            tie_word_embeddings=spec.tie_word_embeddings,
             dtype="float32",
         )
         return shape, "the tiny model's spec"
-    path = str(model_cfg.get("path") or "")
+    path = str(model.path or "")
     config_json = Path(path).expanduser() / "config.json"
     if path and config_json.is_file():
         try:
@@ -244,19 +262,17 @@ MEASURED_PEAKS: tuple[MeasuredPeak, ...] = (
 )  # fmt: skip
 
 
-def measured_for(cfg: Mapping[str, Any], gen_batch: int) -> list[MeasuredPeak]:
+def measured_for(s: Sections, gen_batch: int) -> list[MeasuredPeak]:
     """The measured peaks of this configuration (same model, LoRA rank, backend, preset and lengths)."""
-    model = str(_get(cfg, "model.path", ""))
-    r = int(_get(cfg, "lora.r", 0) or 0)
-    backend = str(_get(cfg, "generation.name", ""))
-    hardware = str(_get(cfg, "hardware.name", ""))
-    completion = int(_get(cfg, "trainer.max_completion_length", 0) or 0)
-    return [
-        m
-        for m in MEASURED_PEAKS
-        if (m.model, m.lora_r, m.backend, m.hardware, m.completion, m.gen_batch)
-        == (model, r, backend, hardware, completion, gen_batch)
-    ]
+    mine = (
+        s.model.path or "",
+        s.lora.r or 0,
+        s.generation.name,
+        s.hardware.name,
+        s.trainer.max_completion_length,
+        gen_batch,
+    )
+    return [m for m in MEASURED_PEAKS if (m.model, m.lora_r, m.backend, m.hardware, m.completion, m.gen_batch) == mine]
 
 
 @dataclass(frozen=True)
@@ -355,20 +371,20 @@ def _figure(backend: str, device: str, params: int, tiny: bool, want: str) -> Th
     return None
 
 
-def step_time(cfg: Mapping[str, Any], shape: ModelShape, prompt_tokens: int) -> StepTime:
+def step_time(s: Sections, shape: ModelShape, prompt_tokens: int) -> StepTime:
     """Estimated seconds per optimizer step and for the run, from measured throughput (THROUGHPUT)."""
-    hw, trainer = cfg.get("hardware") or {}, cfg.get("trainer") or {}
-    backend = str(_get(cfg, "generation.name", "hf"))
-    device = "cuda" if hw.get("device") == "cuda" else "cpu"
-    tiny = _get(cfg, "model.builder") == "tiny"
+    hw, trainer = s.hardware, s.trainer
+    backend = s.generation.name
+    device = hw.device
+    tiny = s.model.builder == "tiny"
     params = shape.num_params()
-    b = int(hw.get("per_device_train_batch_size") or 8)
-    accum = int(hw.get("gradient_accumulation_steps") or 1)
-    spg = int(trainer.get("steps_per_generation") or accum)
-    iterations = int(trainer.get("num_iterations") or 1)
-    gen_batch = int(trainer.get("generation_batch_size") or b * spg)
-    c = int(trainer.get("max_completion_length") or 256)
-    steps = int(trainer.get("max_steps") or 0)
+    b, accum = hw.per_device_train_batch_size, hw.gradient_accumulation_steps
+    spg = int(trainer.steps_per_generation or accum)
+    # GRPOConfig's default: one policy update per generation batch.
+    iterations = int(trainer.options.get("num_iterations") or 1)
+    gen_batch = generation_batch(s)
+    c = trainer.max_completion_length
+    steps = trainer.max_steps
     seq = prompt_tokens + c
     where = f"generation={backend} on {device} with {'the tiny model' if tiny else f'{params / 1e9:.2f}B params'}"
     lines = [f"time (ESTIMATES from measured throughput, not measurements; {where}):"]
@@ -385,12 +401,11 @@ def step_time(cfg: Mapping[str, Any], shape: ModelShape, prompt_tokens: int) -> 
             f"  generation  {gen_s:8.1f} s/step  {c} tokens x {per_token:.3f} s per decoding step "
             f"(batch {gen_batch}; the full budget: a model that stops earlier is faster) [{decode.source}]"
         )
-        every = int(_get(cfg, "periodic_eval.every", 0) or 0)
+        pe = s.periodic_eval
+        every = pe.every
         if every > 0 and steps:
-            prompts = int(_get(cfg, "periodic_eval.prompts", 64) or 64)
-            eb = int(_get(cfg, "periodic_eval.batch_size", 32) or 32)
-            new = int(_get(cfg, "periodic_eval.max_new_tokens", c) or c)
-            per_eval = math.ceil(prompts / eb) * new * decode.decode_s * max(1.0, eb / decode.decode_batch)
+            eb, new = pe.batch_size, pe.max_new_tokens
+            per_eval = math.ceil(pe.prompts / eb) * new * decode.decode_s * max(1.0, eb / decode.decode_batch)
             eval_s = (steps // every) * per_eval
             eval_line = f"  periodic eval  {per_eval:.0f} s each, {steps // every} times: {_duration(eval_s)} in all"
     else:
@@ -578,15 +593,6 @@ class Plan:
         }
 
 
-def _get(cfg: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
-    node: Any = cfg
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node or node[part] is None:
-            return default
-        node = node[part]
-    return node
-
-
 def _dtype_bytes(name: str, where: str) -> int:
     name = str(name).replace("torch.", "")
     if name not in DTYPE_BYTES:
@@ -607,63 +613,71 @@ def saved_bytes_per_token(shape: ModelShape, elem_bytes: int, lora_r: int = 0, l
     return saved
 
 
-def card_gib(cfg: Mapping[str, Any], override: float | None = None) -> tuple[float | None, str]:
+def card_gib(hw: schema.Hardware, override: float | None = None) -> tuple[float | None, str]:
     """The card the run is judged against, and where that figure comes from."""
-    hw = cfg.get("hardware") or {}
     if override:
         return float(override), "cmd.card_gb"
-    if hw.get("device") != "cuda":
-        return None, f"hardware={hw.get('name')} runs on CPU"
-    if hw.get("max_memory_gb"):
-        cap = float(hw["max_memory_gb"])
-        return cap + CUDA_CONTEXT_GIB, f"{hw.get('name')}: allocator cap {cap:g} + {CUDA_CONTEXT_GIB:g} context"
-    if hw.get("name") in PRESET_CARDS_GIB:
-        return PRESET_CARDS_GIB[hw["name"]], f"{hw['name']} card"
-    return None, f"hardware={hw.get('name')} names no card size"
+    if hw.device != "cuda":
+        return None, f"hardware={hw.name} runs on CPU"
+    if hw.max_memory_gb:
+        cap = float(hw.max_memory_gb)
+        return cap + CUDA_CONTEXT_GIB, f"{hw.name}: allocator cap {cap:g} + {CUDA_CONTEXT_GIB:g} context"
+    if hw.name in PRESET_CARDS_GIB:
+        return PRESET_CARDS_GIB[hw.name], f"{hw.name} card"
+    return None, f"hardware={hw.name} names no card size"
 
 
-def estimate(cfg: Mapping[str, Any], prompt_tokens: int = 256, card_override: float | None = None) -> Plan:
-    """The plan of a composed config given as plain containers (OmegaConf.to_container, resolved)."""
-    shape, shape_source = model_shape(cfg["model"])
-    hw = cfg.get("hardware") or {}
-    trainer = cfg.get("trainer") or {}
-    gen = cfg.get("generation") or {}
-    on_gpu = hw.get("device") == "cuda"
+def lora_targets(lora: schema.Lora) -> list[str]:
+    """The linear layers LoRA adapts: the listed ones, or every one (unset, or a string such as "all-linear")."""
+    targets = lora.target_modules
+    return list(targets) if targets and not isinstance(targets, str) else list(LORA_TARGETS_ALL)
 
-    model_dtype = str(_get(cfg, "model.dtype", "auto"))
-    wdtype = shape.dtype if model_dtype == "auto" else model_dtype
+
+def generation_batch(s: Sections) -> int:
+    """Completions generated at once: trainer.generation_batch_size, else micro-batch x steps_per_generation
+    (TRL's default: gradient_accumulation_steps)."""
+    hw, trainer = s.hardware, s.trainer
+    steps = trainer.steps_per_generation or hw.gradient_accumulation_steps
+    return int(trainer.generation_batch_size or hw.per_device_train_batch_size * int(steps))
+
+
+def estimate(s: Sections, prompt_tokens: int = 256, card_override: float | None = None) -> Plan:
+    """The plan of a composed config, read through its typed sections."""
+    shape, shape_source = model_shape(s.model)
+    hw, trainer, gen = s.hardware, s.trainer, s.generation
+    options = gen.options
+    on_gpu = hw.device == "cuda"
+
+    wdtype = shape.dtype if s.model.dtype == "auto" else s.model.dtype
     wb = _dtype_bytes(wdtype, "model.dtype")
     # bf16 autocast computes the training activations in bf16 even over float32 weights.
-    ab = 2 if hw.get("bf16") else wb
+    ab = 2 if hw.bf16 else wb
     params = shape.num_params()
 
-    lora_r = int(_get(cfg, "lora.r", 0) or 0)
-    targets = list(_get(cfg, "lora.target_modules", LORA_TARGETS_ALL) or LORA_TARGETS_ALL)
-    if isinstance(_get(cfg, "lora.target_modules"), str):
-        targets = list(LORA_TARGETS_ALL)  # "all-linear"
-    beta = float(trainer.get("beta") or 0.0)
-    paged = bool(gen.get("use_transformers_continuous_batching"))
-    use_vllm = bool(gen.get("use_vllm"))
-    vllm_mode = gen.get("vllm_mode")
+    lora_r = s.lora.r or 0
+    targets = lora_targets(s.lora)
+    beta = trainer.beta
+    paged = bool(options.get("use_transformers_continuous_batching"))
+    use_vllm, vllm_mode = gen.use_vllm, gen.vllm_mode
 
-    b = int(hw.get("per_device_train_batch_size") or trainer.get("per_device_train_batch_size") or 8)
-    accum = int(hw.get("gradient_accumulation_steps") or trainer.get("gradient_accumulation_steps") or 1)
-    steps_per_gen = trainer.get("steps_per_generation")
-    gen_batch = trainer.get("generation_batch_size") or b * int(steps_per_gen or accum)
-    gen_batch = int(gen_batch)
-    c = int(trainer.get("max_completion_length") or 256)
+    # The hardware preset's micro-batch and accumulation (trainer.* interpolate them).
+    b = hw.per_device_train_batch_size
+    gen_batch = generation_batch(s)
+    c = trainer.max_completion_length
     p = int(prompt_tokens)
     seq = p + c
     tokens, completion_tokens = b * seq, b * c
-    ckpt = bool(hw.get("gradient_checkpointing", trainer.get("gradient_checkpointing", False)))
+    ckpt = hw.gradient_checkpointing
     h, i, layers, vocab = shape.hidden_size, shape.intermediate_size, shape.num_hidden_layers, shape.vocab_size
 
     comps: list[Component] = []
     # Only the phases this run has: a judge phase needs a reward term that calls the judge and the
     # in-process backend (an HTTP judge runs elsewhere); an eval phase needs periodic evaluation.
-    uses_judge = judge_runs(cfg)
-    in_process_judge = uses_judge and _get(cfg, "judge.backend") == "reference"
-    every = int(_get(cfg, "periodic_eval.every", 0) or 0)
+    uses_judge = judge_runs(s.reward)
+    # A judge reward checks the judge's settings before it runs: the plan reads them checked too.
+    judge = s.judge.check() if uses_judge and s.judge is not None else None
+    in_process_judge = judge is not None and judge.backend == "reference"
+    every = s.periodic_eval.every
     always = ("generate", *(("judge",) if in_process_judge else ()), "train", *(("eval",) if every > 0 else ()))
 
     def add(name: str, nbytes: float, phases: tuple[str, ...], note: str = "", pool_only: bool = False) -> Component:
@@ -685,7 +699,7 @@ def estimate(cfg: Mapping[str, Any], prompt_tokens: int = 256, card_override: fl
         ref = params * wb if beta != 0 else 0
         add("reference model", ref, always, "a second copy" if ref else "beta = 0: none")
         lm_head_trainable = True
-    optim = str(trainer.get("optim") or "adamw_torch_fused")  # GRPOConfig's default
+    optim = str(trainer.options.get("optim") or "adamw_torch_fused")  # GRPOConfig's default
     # AdamW keeps two moments in the parameters' dtype; 8-bit optimizers one byte each.
     state_elem = 1 if "8bit" in optim else state_b
     add(f"optimizer state ({optim})", 2 * trainable * state_elem, always, "from the first optimizer step on")
@@ -721,21 +735,21 @@ def estimate(cfg: Mapping[str, Any], prompt_tokens: int = 256, card_override: fl
 
     # --- generation ---
     # generate() runs outside autocast, in the weights' dtype (generation=paged casts to bf16 first).
-    gb = 2 if (paged and hw.get("bf16")) else wb
+    gb = 2 if (paged and hw.bf16) else wb
     kv_tok = shape.kv_bytes_per_token(gb)
     kv_full = gen_batch * seq * kv_tok
     prefill = gen_batch * p * (3 * i * gb + 4 * h * gb) + gen_batch * p * kv_tok
     # lm_head output, its fp32 copy, the warped scores and the probabilities of one decoding step
     sampling = gen_batch * vocab * (gb + 12)
     notes: list[str] = []
-    card, card_source = card_gib(cfg, card_override)
+    card, card_source = card_gib(hw, card_override)
     vllm_share = 0
     if use_vllm and vllm_mode == "colocate":
-        util = float(gen.get("vllm_gpu_memory_utilization") or 0.9)
+        util = float(options.get("vllm_gpu_memory_utilization") or 0.9)  # TRL's default
         # vLLM takes this share of the whole card, whatever the allocator cap says.
         share_card = card or 0.0
         vllm_share = int(util * share_card * GIB)
-        sleep = bool(gen.get("vllm_enable_sleep_mode"))
+        sleep = bool(options.get("vllm_enable_sleep_mode"))
         # vLLM holds its own weights, at least one sequence's KV cache and ~1 GiB of activations and
         # CUDA graphs, or it refuses to start; the whole batch at once needs the batch's cache.
         vllm_min = params * wb + seq * shape.kv_bytes_per_token(2) + GIB
@@ -763,7 +777,7 @@ def estimate(cfg: Mapping[str, Any], prompt_tokens: int = 256, card_override: fl
     elif paged:
         from r1exp.paged import workload_sizes
 
-        cb = gen.get("transformers_continuous_batching_config") or {}
+        cb = options.get("transformers_continuous_batching_config") or {}
         block = int(cb.get("block_size") or 256)
         # r1exp.paged sizes the cache and the tokens per pass to the step's requests unless set.
         sized_blocks, sized_tokens = workload_sizes([p] * gen_batch, c, block)
@@ -781,7 +795,7 @@ def estimate(cfg: Mapping[str, Any], prompt_tokens: int = 256, card_override: fl
         # With bf16, TRL casts the model to bf16 for generation; r1exp restores the fp32 tensors after,
         # so fp32 weights and adapters have a bf16 copy while generating.
         cast = 0
-        if hw.get("bf16"):
+        if hw.bf16:
             cast = (params * 2 if wb == 4 else 0) + (trainable * 2 if lora_r else 0)
         add(f"paged forward pass ({batch_tokens} tokens)", paged_act + cast, ("generate",))
         gen_transient = kv_paged + paged_act + cast
@@ -815,8 +829,8 @@ def estimate(cfg: Mapping[str, Any], prompt_tokens: int = 256, card_override: fl
     # --- in-process judge ---
     judge_bytes = judge_pool = 0
     if in_process_judge:
-        jb = int(_get(cfg, "judge.reference.batch_size", 8))
-        jt = p + c + JUDGE_OVERHEAD_TOKENS + int(_get(cfg, "judge.reference.max_new_tokens", 32))
+        jb = judge.reference.batch_size
+        jt = p + c + JUDGE_OVERHEAD_TOKENS + judge.reference.max_new_tokens
         judge_bytes = jb * jt * kv_tok + jb * jt * 3 * i * gb + int(GENERATE_UNMODELLED_GIB * GIB)
         add(f"judge (reference model, {jb} x {jt} tokens)", judge_bytes, ("judge",), "the policy's weights, its cache")
         judge_pool = int(DYNAMIC_CACHE_POOL_FACTOR * jb * jt * kv_tok)
@@ -827,8 +841,8 @@ def estimate(cfg: Mapping[str, Any], prompt_tokens: int = 256, card_override: fl
     # --- periodic greedy evaluation (transformers' generate, a growing cache) ---
     eval_bytes = eval_pool = 0
     if every > 0:
-        eb = int(_get(cfg, "periodic_eval.batch_size", 32))
-        et = p + int(_get(cfg, "periodic_eval.max_new_tokens", c) or c)
+        eb = s.periodic_eval.batch_size
+        et = p + s.periodic_eval.max_new_tokens
         eval_bytes = eb * et * kv_tok + eb * vocab * (gb + 8) + int(GENERATE_UNMODELLED_GIB * GIB)
         add(f"periodic eval ({eb} x {et} tokens)", eval_bytes, ("eval",), "with generate's unmodelled buffers")
         eval_pool = int(DYNAMIC_CACHE_POOL_FACTOR * eb * et * kv_tok)
@@ -837,7 +851,7 @@ def estimate(cfg: Mapping[str, Any], prompt_tokens: int = 256, card_override: fl
     context = int(CUDA_CONTEXT_GIB * GIB) if on_gpu else 0
     add("CUDA context, non-allocator", context, ("process",), "outside the allocator" if on_gpu else "CPU run")
 
-    vllm_all = vllm_share if (vllm_share and not gen.get("vllm_enable_sleep_mode")) else 0
+    vllm_all = vllm_share if (vllm_share and not options.get("vllm_enable_sleep_mode")) else 0
     train_bytes = sum(x.bytes for x in comps if x.phases == ("train",))
     gen_pool = sum(x.bytes for x in comps if x.pool_only and x.phases == ("generate",))
     phases = {"generate": base + gen_transient + vllm_share, "train": base + train_bytes + vllm_all}
@@ -849,10 +863,9 @@ def estimate(cfg: Mapping[str, Any], prompt_tokens: int = 256, card_override: fl
         phases["eval"] = base + eval_bytes + vllm_all
         pool["eval"] = phases["eval"] + eval_pool
 
-    model_name = _get(cfg, "model.name", "?")
     title = (
-        f"r1exp plan: model={model_name} ({shape_source}; {params / 1e9:.2f}B params, {wdtype}), "
-        f"lora={_get(cfg, 'lora.name', 'none')}, hardware={hw.get('name')}, generation={gen.get('name')}"
+        f"r1exp plan: model={s.model.name} ({shape_source}; {params / 1e9:.2f}B params, {wdtype}), "
+        f"lora={s.lora.name}, hardware={hw.name}, generation={gen.name}"
     )
     setup = (
         f"generation batch {gen_batch} x ({p} prompt + {c} completion) tokens; micro-batch {b}; "
@@ -860,12 +873,12 @@ def estimate(cfg: Mapping[str, Any], prompt_tokens: int = 256, card_override: fl
     )
     if not on_gpu:
         notes.append("hardware=cpu: the figures are host memory")
-    if hw.get("deepspeed"):
-        notes.append(f"hardware.deepspeed={hw['deepspeed']}: ZeRO sharding is not modelled; figures are one full copy")
+    if hw.deepspeed:
+        notes.append(f"hardware.deepspeed={hw.deepspeed}: ZeRO sharding is not modelled; figures are one full copy")
     plan = Plan(title, setup, comps, phases, context, card, card_source, gen_batch, seq, notes, pool=pool)
-    plan.measured = measured_for(cfg, gen_batch)
+    plan.measured = measured_for(s, gen_batch)
     _not_below_measured(plan, p)
-    plan.time = step_time(cfg, shape, p)
+    plan.time = step_time(s, shape, p)
     return plan
 
 
@@ -907,15 +920,16 @@ def measured_figure(plan: Plan, m: MeasuredPeak) -> float:
     return {"allocated": allocated, "pool": pool, "process": pool + plan.context_bytes}[m.kind] / GIB
 
 
-def judge_runs(cfg: Mapping[str, Any]) -> bool:
-    """Whether a reward term of the run calls the LLM judge: the reward declares the `judge` context."""
+def judge_runs(reward: schema.Reward) -> bool:
+    """Whether a reward term of the run calls the LLM judge: its reward function (r1exp.tasks.REWARDS)
+    declares the `judge` context, whatever the term is called."""
     from r1exp.tasks import REWARDS
 
-    for name, term in (_get(cfg, "reward.terms", {}) or {}).items():
-        if not term or not term.get("fn"):
+    for name, term in reward.active_terms().items():
+        if not term.get("fn"):
             continue
-        reward = REWARDS.get(str(term["fn"]), f"reward.terms.{name}.fn")
-        if "judge" in tuple(getattr(reward, "context_keys", ())):
+        fn = REWARDS.get(str(term["fn"]), f"reward.terms.{name}.fn")
+        if "judge" in tuple(getattr(fn, "context_keys", ())):
             return True
     return False
 
@@ -923,30 +937,27 @@ def judge_runs(cfg: Mapping[str, Any]) -> bool:
 LEVER_ONLY_ABOVE_GIB = 0.05
 
 
-def _with(cfg: Mapping[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the config with dotted keys replaced."""
-    out = json.loads(json.dumps(cfg))
-    for dotted, value in overrides.items():
-        node = out
-        parts = dotted.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {}) or {}
-        node[parts[-1]] = value
-    return out
+def with_overrides(s: Sections, overrides: Mapping[str, Any]) -> Sections:
+    """The sections of a copy of the composed config with dotted keys replaced (a whole group given as a
+    dict replaces the group, as choosing another option would): a what-if read the same typed way."""
+    cfg = copy.deepcopy(s.composed)
+    with open_dict(cfg):
+        for dotted, value in overrides.items():
+            OmegaConf.update(cfg, dotted, value, merge=False, force_add=True)
+    return Sections(cfg)
 
 
-def levers(cfg: Mapping[str, Any], plan: Plan, prompt_tokens: int = 256) -> list[tuple[str, float, bool]]:
+def levers(s: Sections, plan: Plan, prompt_tokens: int = 256) -> list[tuple[str, float, bool]]:
     """The overrides that lower the peak most, each applied alone: (override, GiB saved, fits then)."""
-    hw, trainer, gen = cfg.get("hardware") or {}, cfg.get("trainer") or {}, cfg.get("generation") or {}
+    hw, trainer, gen = s.hardware, s.trainer, s.generation
     candidates: dict[str, dict[str, Any]] = {}
-    r = int(_get(cfg, "lora.r", 0) or 0)
+    r = s.lora.r or 0
     lora16 = {"lora": {"name": "r16", "r": 16, "alpha": 32, "target_modules": list(LORA_TARGETS_ALL)}}
     if not r or r > 16:
         candidates["lora=r16"] = lora16
-    if not r and float(trainer.get("beta") or 0) != 0:
+    if not r and trainer.beta != 0:
         candidates["trainer.beta=0 (no reference copy)"] = {"trainer.beta": 0.0}
-    b = int(hw.get("per_device_train_batch_size") or 1)
-    accum = int(hw.get("gradient_accumulation_steps") or 1)
+    b, accum = hw.per_device_train_batch_size, hw.gradient_accumulation_steps
     if b > 1:
         half = b // 2
         label = f"hardware.per_device_train_batch_size={half} hardware.gradient_accumulation_steps={accum * b // half}"
@@ -954,26 +965,26 @@ def levers(cfg: Mapping[str, Any], plan: Plan, prompt_tokens: int = 256) -> list
             "hardware.per_device_train_batch_size": half,
             "hardware.gradient_accumulation_steps": accum * b // half,
         }
-        if trainer.get("steps_per_generation"):
+        if trainer.steps_per_generation:
             # keep the same generation batch: only the training micro-batch shrinks
-            overrides["trainer.steps_per_generation"] = int(trainer["steps_per_generation"]) * 2
+            overrides["trainer.steps_per_generation"] = int(trainer.steps_per_generation) * 2
             label += f" trainer.steps_per_generation={overrides['trainer.steps_per_generation']}"
         candidates[label] = overrides
-    if not hw.get("gradient_checkpointing"):
+    if not hw.gradient_checkpointing:
         candidates["hardware.gradient_checkpointing=true"] = {"hardware.gradient_checkpointing": True}
-    spg = int(trainer.get("steps_per_generation") or accum)
-    ngen = int(trainer.get("num_generations") or 1)
-    if spg > 1 and not gen.get("use_vllm") and (b * spg // 2) % ngen == 0:
+    spg = int(trainer.steps_per_generation or accum)
+    ngen = trainer.num_generations
+    if spg > 1 and not gen.use_vllm and (b * spg // 2) % ngen == 0:
         candidates[f"trainer.steps_per_generation={spg // 2} (generate in two rounds)"] = {
             "trainer.steps_per_generation": spg // 2
         }
-    c = int(trainer.get("max_completion_length") or 0)
+    c = trainer.max_completion_length
     if c >= 512:
         candidates[f"trainer.max_completion_length={c // 2}"] = {"trainer.max_completion_length": c // 2}
-    if str(_get(cfg, "model.dtype", "auto")) == "float32" and hw.get("device") == "cuda":
+    if s.model.dtype == "float32" and hw.device == "cuda":
         candidates["model.dtype=bfloat16"] = {"model.dtype": "bfloat16"}
-    paged_now = bool(gen.get("use_transformers_continuous_batching"))
-    if (gen.get("use_vllm") and gen.get("vllm_mode") == "colocate") or not (gen.get("use_vllm") or paged_now):
+    paged_now = bool(gen.options.get("use_transformers_continuous_batching"))
+    if (gen.use_vllm and gen.vllm_mode == "colocate") or not (gen.use_vllm or paged_now):
         # A colocated vLLM keeps a second copy of the weights, hf's cache regrows every token (a
         # fragmented pool): the paged cache is allocated once, in the trainer.
         candidates["generation=paged"] = {
@@ -984,8 +995,8 @@ def levers(cfg: Mapping[str, Any], plan: Plan, prompt_tokens: int = 256) -> list
                 "transformers_continuous_batching_config": {"block_size": 256},
             }
         }
-    if not gen.get("use_vllm") and plan.card_gib:
-        shape, _ = model_shape(cfg["model"])
+    if not gen.use_vllm and plan.card_gib:
+        shape, _ = model_shape(s.model)
         wb = _dtype_bytes(shape.dtype, "model.dtype")
         need = shape.num_params() * wb + plan.gen_batch * plan.seq_tokens * shape.kv_bytes_per_token(2)
         share = min(0.9, math.ceil((need + GIB) / (plan.card_gib * GIB) * 20) / 20)
@@ -1003,16 +1014,16 @@ def levers(cfg: Mapping[str, Any], plan: Plan, prompt_tokens: int = 256) -> list
         }
     found = []
     for label, overrides in candidates.items():
-        other = estimate(_with(cfg, overrides), prompt_tokens, plan.card_gib)
+        other = estimate(with_overrides(s, overrides), prompt_tokens, plan.card_gib)
         saved = plan.peak_gib - other.peak_gib
         if saved > LEVER_ONLY_ABOVE_GIB:
             found.append((label, saved, bool(plan.card_gib and other.peak_gib <= plan.card_gib)))
     return sorted(found, key=lambda x: -x[1])
 
 
-def plan_for(cfg: Mapping[str, Any], prompt_tokens: int = 256, card_override: float | None = None) -> Plan:
+def plan_for(s: Sections, prompt_tokens: int = 256, card_override: float | None = None) -> Plan:
     """The estimate with levers attached when the run does not fit or has under 1 GiB headroom."""
-    plan = estimate(cfg, prompt_tokens, card_override)
+    plan = estimate(s, prompt_tokens, card_override)
     if plan.card_gib is not None and plan.card_gib - plan.peak_gib < 1.0:
-        plan.levers = levers(cfg, plan, prompt_tokens)
+        plan.levers = levers(s, plan, prompt_tokens)
     return plan

@@ -8,9 +8,12 @@ Each option file of a group names its schema first in its defaults list, e.g. co
 
 so Hydra merges the file onto the dataclass: a key the schema lacks or a value of the wrong type
 fails at compose time with the key's name (`data.train_size=abc`, a typo in an experiment file).
-A config file of the user's own (a new task's data file) may name a schema or none. Ranges and rules
-across fields, which types cannot say, are checked in `r1exp.config`. `trainer` and `generation` are
-GRPOConfig options, checked against GRPOConfig's own fields in `r1exp.grpo_args`.
+A config file of the user's own (a new task's data file) may name a schema or none. What types cannot
+say (ranges, rules across the fields of a section) each schema checks itself: its `RANGES` and its
+`check()`; what a section needs of the machine (a GPU, a wandb account) is its `validate()`.
+`r1exp.sections` converts the composed config into these objects once, at a command's entry, and runs
+the checks in the order the sections come. `trainer` and `generation` are GRPOConfig options, checked
+against GRPOConfig's own fields in `r1exp.grpo_args`.
 
 Hydra's `+key=value` adds a key even to a typed node, so the schemas alone cannot refuse one:
 `r1exp.config.check_keys` does, right after composition, against `Root` (the top level) and each
@@ -22,10 +25,15 @@ plugin calls when Hydra starts (every entry point: launch.py, the compose API, n
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 from omegaconf import MISSING
+
+from r1exp.common.ranges import Range, check_ranges, require
+from r1exp.errors import ConfigError
 
 # OmegaConf reads the annotations at run time and does not support `X | None` (OmegaConf 2.3).
 # ruff: noqa: UP045
@@ -55,6 +63,11 @@ class DataBase:
     seed: int = 0
     # bench= sets: the correctness reward the set is scored by.
     scored_by: Optional[str] = None
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "train_size": Range(0, whole=True, optional=True, fix="null: every row the test split leaves"),
+        "test_size": Range(0, whole=True, optional=True, fix="null: the source's own default"),
+    }
 
 
 @dataclass
@@ -106,6 +119,29 @@ class Reward:
     # `+reward.terms.NAME={...}` can add a term; `r1exp.rewards.base.term_spec` checks their shape.
     terms: dict[str, Any] = field(default_factory=dict)
 
+    def check(self) -> None:
+        """Each term is {fn, weight, kwargs} or null, and no two terms count the same thing."""
+        from r1exp.rewards.base import term_spec
+
+        seen: dict[str, str] = {}
+        for name, spec in self.terms.items():
+            if spec is None:
+                continue
+            term_spec(str(name), spec)
+            # Two terms with the same function and settings count one thing twice (e.g. +experiment=smoke's
+            # soft_format term on top of reward=zh_general's own soft format term).
+            key = f"{spec.get('fn')}|{sorted((spec.get('kwargs') or {}).items())}"
+            if key in seen:
+                raise ConfigError(
+                    f"reward.terms.{seen[key]} and reward.terms.{name} are the same reward ({spec.get('fn')}): it "
+                    f"would count twice; drop one with reward.terms.{name}=null"
+                )
+            seen[key] = str(name)
+
+    def active_terms(self) -> dict[str, dict[str, Any]]:
+        """The terms switched on: name -> {fn, weight, kwargs}."""
+        return {str(name): spec for name, spec in self.terms.items() if spec is not None}
+
 
 @dataclass
 class Lora:
@@ -116,6 +152,16 @@ class Lora:
     dropout: float = 0.0
     # A list of module names, or a string peft understands ("all-linear").
     target_modules: Any = None
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "r": Range(1, whole=True, optional=True, fix="the adapters' rank; null: full fine-tune"),
+        "alpha": Range(1, whole=True, optional=True),
+        "dropout": Range(0, 1, high_open=True, optional=True),
+    }
+
+    def check(self) -> None:
+        if self.r is not None:
+            check_ranges(self, "lora", self.RANGES)
 
 
 @dataclass
@@ -128,6 +174,49 @@ class Logger:
     project: Optional[str] = None
     entity: Optional[str] = None
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        "samples_every": Range(0, whole=True, optional=True, fix="record samples every N steps; 0 never"),
+        "samples_per_step": Range(0, whole=True, optional=True, fix="completions recorded each time"),
+    }
+
+    def check(self) -> None:
+        check_ranges(self, "logger", self.RANGES)
+        every, per_step = self.samples_every, self.samples_per_step
+        require(
+            every == 0 or per_step >= 1,
+            f"logger.samples_every={every} records nothing with logger.samples_per_step={per_step!r}; set "
+            "samples_per_step >= 1, or samples_every=0",
+        )
+
+    def validate(self) -> None:
+        """logger=wandb online needs an account key: said before training, not at wandb's prompt."""
+        if not self.wandb:
+            return
+        mode = os.environ.get("WANDB_MODE", "online").strip().lower()
+        if mode in WANDB_LOCAL_MODES or os.environ.get("WANDB_API_KEY") or _wandb_netrc_key():
+            return
+        raise ConfigError(
+            f"logger=wandb with WANDB_MODE={mode} needs a wandb API key and none is set: run `wandb login`, set "
+            "WANDB_API_KEY, or run with WANDB_MODE=offline (sync later) or logger=jsonl"
+        )
+
+
+# WANDB_MODE values under which wandb needs no account.
+WANDB_LOCAL_MODES = ("offline", "disabled", "dryrun")
+
+
+def _wandb_netrc_key() -> bool:
+    """Whether ~/.netrc (where `wandb login` writes) holds a key for the wandb host."""
+    import netrc
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    try:
+        entry = netrc.netrc().authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return bool(entry and entry[2])
+
 
 @dataclass
 class PeriodicEval:
@@ -136,6 +225,45 @@ class PeriodicEval:
     prompts: int = 64
     max_new_tokens: int = 1024
     batch_size: int = 32
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "every": Range(0, whole=True, optional=True, fix="evaluate every N steps; 0 turns it off"),
+        "prompts": Range(1, whole=True, optional=True),
+        "max_new_tokens": Range(1, whole=True, optional=True),
+        "batch_size": Range(1, whole=True, optional=True),
+    }
+
+    def check(self) -> None:
+        check_ranges(self, "periodic_eval", self.RANGES)
+
+
+# --- model --------------------------------------------------------------------------------------
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass
+class Model:
+    """A model preset (conf/model/): weights loaded from `path`, or built here (`builder: tiny`)."""
+
+    name: str = MISSING
+    # Hub id or local directory, loaded with from_pretrained.
+    path: Optional[str] = None
+    revision: Optional[str] = None
+    dtype: str = "auto"
+    instruct: bool = False
+    # null: loaded from path; tiny: built offline from `tiny` (r1exp.models).
+    builder: Optional[str] = None
+    cache_dir: Optional[str] = None
+    tiny: Optional[dict[str, Any]] = None
+
+    def check(self) -> None:
+        require(self.dtype in DTYPES, f"model.dtype={self.dtype!r} is unknown; use one of {', '.join(DTYPES)}")
+        if self.builder == "tiny" and self.path:
+            raise ConfigError(
+                f"model.path={self.path} is ignored by model=tiny, which builds its own offline model; drop "
+                "model.path, or choose a model preset (model=qwen0.5b ...) to load that path"
+            )
 
 
 # --- hardware -----------------------------------------------------------------------------------
@@ -158,6 +286,30 @@ class Hardware:
     vllm_server_gpus: int = 0
     # null, zero2, zero3 or a DeepSpeed .json file.
     deepspeed: Optional[str] = None
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "per_device_train_batch_size": Range(1, whole=True, optional=True),
+        "gradient_accumulation_steps": Range(1, whole=True, optional=True),
+        "nodes": Range(1, whole=True, optional=True),
+        "processes_per_node": Range(1, whole=True, optional=True),
+        "gpus_per_node": Range(0, whole=True, optional=True),
+        "vllm_server_gpus": Range(0, whole=True, optional=True),
+        "max_memory_gb": Range(0, low_open=True, optional=True, fix="GiB; null: no cap"),
+    }
+
+    def check(self) -> None:
+        require(self.device in ("cpu", "cuda"), f"hardware.device={self.device!r} is unknown; use cpu or cuda")
+        check_ranges(self, "hardware", self.RANGES)
+
+    def validate(self) -> None:
+        """A CUDA preset needs a visible GPU (the machine, checked after every value)."""
+        if self.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ConfigError(
+                    f"hardware={self.name} needs a CUDA GPU and none is visible; use hardware=cpu on this machine"
+                )
 
 
 # --- curriculum, coldstart ----------------------------------------------------------------------
@@ -205,6 +357,32 @@ class SolverTraces:
 
 # --- judge --------------------------------------------------------------------------------------
 
+# judge.backend: an OpenAI-compatible server, or the run's reference model in process.
+BACKENDS = ("openai", "reference")
+# The placeholders each judge prompt template must hold; each becomes a quoted block.
+PLACEHOLDERS = {"answer": ("question", "reference", "answer"), "reasoning": ("question", "reasoning")}
+# The largest judge.score_scale the score line can write (four integer digits).
+MAX_SCORE_SCALE = 1000
+# Letters, digits and `_`, not starting with a digit: what a shell can `export`.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# A key made only of letters, digits and `_` (`gsk_` + 52 random characters) still has a long word with
+# digits or with both cases; the words of a variable name are short, or spelled in one case.
+_KEY_LIKE_WORD = re.compile(
+    r"(?=[A-Za-z0-9]*[0-9]|[A-Za-z0-9]*[a-z][A-Za-z0-9]*[A-Z]|[A-Za-z0-9]*[A-Z][A-Za-z0-9]*[a-z])[A-Za-z0-9]{16,}"
+)
+KEY_IN_CONFIG = (
+    "judge.openai.api_key_env must be the NAME of an environment variable (letters, digits and _, e.g. "
+    "JUDGE_API_KEY); the value given is not one and may be the key itself, so it is not shown: run "
+    "`export JUDGE_API_KEY=<the key>` and pass judge.openai.api_key_env=JUDGE_API_KEY"
+)
+
+
+def is_env_name(value: Any) -> bool:
+    """True for a plausible environment-variable name; False for anything else, a key pasted in its place included."""
+    if not isinstance(value, str) or _ENV_NAME.fullmatch(value) is None:
+        return False
+    return not any(_KEY_LIKE_WORD.fullmatch(word) for word in value.split("_"))
+
 
 @dataclass
 class OpenAIJudge:
@@ -247,6 +425,60 @@ class Judge:
     reference: ReferenceJudge = field(default_factory=ReferenceJudge)
     prompts: dict[str, str] = field(default_factory=dict)
 
+    RANGES: ClassVar[dict[str, Range]] = {
+        "max_chars": Range(1, whole=True),
+        "max_reply_bytes": Range(64, whole=True, fix="bytes of a judge reply; 65536 is usual"),
+        "openai.concurrency": Range(1, whole=True),
+        "openai.timeout_s": Range(0.001),
+        "openai.retries": Range(0, whole=True),
+        "openai.backoff_s": Range(0),
+        "openai.max_backoff_s": Range(0),
+        "openai.temperature": Range(0),
+        "openai.max_tokens": Range(1, whole=True),
+        "reference.max_new_tokens": Range(1, whole=True),
+        "reference.batch_size": Range(1, whole=True),
+    }
+
+    def check(self) -> Judge:
+        """The settings a judge reward runs with (checked when a reward term uses the judge); returns self."""
+        # First, and never echoed: a key pasted here must not reach any message.
+        key_env = self.openai.api_key_env
+        require(key_env is None or is_env_name(key_env), KEY_IN_CONFIG)
+        require(
+            self.backend in BACKENDS, f"judge.backend={self.backend!r} is unknown; use one of {', '.join(BACKENDS)}"
+        )
+        for kind, names in PLACEHOLDERS.items():
+            template = self.prompts.get(kind)
+            require(
+                isinstance(template, str) and bool(template.strip()),
+                f"judge.prompts.{kind}={template!r} must be a non-empty string",
+            )
+            missing = [f"{{{n}}}" for n in names if f"{{{n}}}" not in template]
+            require(not missing, f"judge.prompts.{kind} must contain {', '.join(missing)}")
+        require("{prompt}" in self.reference.chat_wrapper, "judge.reference.chat_wrapper must contain {prompt}")
+        for key in ("openai.base_url", "openai.model", "replies_path", "openai.cache_dir"):
+            group, _, name = key.rpartition(".")
+            value = getattr(getattr(self, group) if group else self, name)
+            optional = name in ("replies_path", "cache_dir")
+            require(
+                (value is None and optional) or (isinstance(value, str) and bool(value.strip())),
+                f"judge.{key}={value!r} must be a non-empty string",
+            )
+        for key, allowed in self.RANGES.items():
+            group, _, name = key.rpartition(".")
+            allowed.check_value(getattr(getattr(self, group) if group else self, name), f"judge.{key}")
+        rate = self.max_failure_rate
+        require(
+            0 <= rate <= 1,
+            f"judge.max_failure_rate={rate!r} must be a number from 0 to 1 (a share of requests)",
+        )
+        require(
+            0 < self.score_scale <= MAX_SCORE_SCALE,
+            f"judge.score_scale={self.score_scale!r} must be a number above 0 and at most {MAX_SCORE_SCALE}: the "
+            "top of the scale the judge prompts ask for (1 for 0-1, 10 for a 0-10 judge; a score is divided by it)",
+        )
+        return self
+
 
 # --- cmd ----------------------------------------------------------------------------------------
 
@@ -268,6 +500,14 @@ class EvalCmd:
     max_new_tokens: int = 1024
     batch_size: int = 32
     correct_threshold: float = 1.0
+
+    def check(self) -> None:
+        require(self.split in ("test", "train"), f"cmd.split={self.split!r}: use test or train")
+        require(self.k >= 1, f"cmd.k={self.k} must be at least 1")
+        require(
+            not (self.temperature == 0 and self.k > 1),
+            f"cmd.k={self.k} with cmd.temperature=0: greedy decoding gives one sample; set cmd.k=1",
+        )
 
 
 @dataclass
@@ -294,6 +534,16 @@ class PlanCmd:
     card_gb: Optional[float] = None
     output: Optional[str] = None
 
+    def check(self) -> None:
+        require(
+            self.prompt_tokens >= 1,
+            f"cmd.prompt_tokens={self.prompt_tokens!r} must be a positive integer (tokens of a prompt)",
+        )
+        require(
+            self.card_gb is None or self.card_gb > 0,
+            f"cmd.card_gb={self.card_gb!r} must be a positive number of GiB, or null for the preset's card",
+        )
+
 
 # --- the top level ------------------------------------------------------------------------------
 
@@ -305,6 +555,16 @@ class Contamination:
     min_overlap: float = 0.65
     # Refuse to train when more than this fraction of an evaluation set is found in training.
     max_fraction: float = 0.01
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "min_overlap": Range(
+            0, 1, fix="share of a problem's n-grams a training text must hold to count as a copy; 0.65 measured"
+        ),
+        "max_fraction": Range(0, 1, fix="the share of an evaluation set found in training that refuses a run"),
+    }
+
+    def check(self) -> None:
+        check_ranges(self, "contamination", self.RANGES)
 
 
 @dataclass
@@ -339,6 +599,21 @@ class Root:
     resume: str = "auto"
     # cmd=train's plug-ins (r1exp.features).
     features: list[str] = field(default_factory=list)
+
+
+def typed(node: Any, cls: type) -> Any:
+    """A config node as its schema's dataclass (a node composed without the schema is merged onto it)."""
+    from omegaconf import OmegaConf
+
+    if node is None:
+        return cls()
+    if not OmegaConf.is_config(node):
+        node = OmegaConf.create(node)
+    if OmegaConf.get_type(node) is not cls:
+        # Resolved first: merged onto the schema the node leaves its config, and `${template.think}` with it.
+        plain = OmegaConf.to_container(node, resolve=True) if node._get_root() is not node else node
+        node = OmegaConf.merge(OmegaConf.structured(cls), plain)
+    return OmegaConf.to_object(node)
 
 
 def root_keys() -> tuple[str, ...]:

@@ -13,25 +13,23 @@ checkpoint as a PeftModel, which would make the trained adapter the reference).
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from r1exp.common import jsonl
-from r1exp.config import check_hardware, check_reward_data, check_rows, check_train
 from r1exp.distributed import job_layout, world
 from r1exp.errors import ConfigError
-from r1exp.eval_sets import bench_name, bench_rows, check_bench_reward, check_trainable, contamination_record
+from r1exp.eval_sets import bench_rows, check_bench_reward, check_trainable, contamination_record
 from r1exp.features import Feature, Run, build_features, ordered_callbacks
 from r1exp.grpo_args import build_grpo_config, require_vllm
 from r1exp.models import ReferenceModel
 from r1exp.rewards.base import RewardTerm, preflight
 from r1exp.rewards.counters import Counters
-from r1exp.sections import TrainSections, train_sections
+from r1exp.sections import Sections
 from r1exp.tasks import build_terms, data_columns
 from r1exp.tracking import manifest, rundir
 from r1exp.tracking.checkpoints import checkpoint_step
@@ -61,7 +59,7 @@ class Model:
     reference_hash: str
 
 
-def check_processes(cfg: Any, overrides: list[str], multirun: bool) -> None:
+def check_processes(s: Sections, overrides: list[str], multirun: bool) -> None:
     """Several processes must agree on one run dir, and on how many of them there are."""
     import os
 
@@ -69,11 +67,11 @@ def check_processes(cfg: Any, overrides: list[str], multirun: bool) -> None:
     if os.environ.get("SUBMITIT_EXECUTOR") == "slurm":
         # launcher=slurm started the job's tasks from this very layout, in the job's one dir.
         return
-    layout = job_layout(cfg)
+    layout = job_layout(s.composed)
     if layout.world_size != size:
         expected = layout.world_size
         raise ConfigError(
-            f"hardware={cfg.hardware.name} runs hardware.nodes={layout.nodes} x hardware.processes_per_node="
+            f"hardware={s.hardware.name} runs hardware.nodes={layout.nodes} x hardware.processes_per_node="
             f"{layout.tasks_per_node} = {expected} process(es) but {size} were launched; start with accelerate "
             f"launch --num_processes {expected} (or torchrun --nproc_per_node {expected}), set "
             "hardware.processes_per_node, or use launcher=slurm"
@@ -85,67 +83,91 @@ def check_processes(cfg: Any, overrides: list[str], multirun: bool) -> None:
         )
 
 
-def check(cfg: Any, out: Path, hydra_overrides: list[str], multirun: bool) -> tuple[Run, list[Feature]]:
+def check(s: Sections, out: Path, hydra_overrides: list[str], multirun: bool) -> tuple[Run, list[Feature]]:
     """Everything that needs no model, config values before the machine (vllm package, a GPU).
 
     Returns the run as the features see it (typed sections, rewards, GRPOConfig) and the features on.
     """
-    check_train(cfg)
-    sections = train_sections(cfg)
-    limit = sections.trainer.save_total_limit
-    if limit is not None and limit < 2:
-        raise ConfigError(
-            f"trainer.save_total_limit={limit}: keep at least 2 checkpoints, so a kill during a save always "
-            "leaves a complete one to resume from"
-        )
-    features = build_features(list(sections.features), sections)
+    s.check("train")
+    features = build_features(list(s.features), s)
     # No evaluation set is trained on, and a bench is scored by its task's reward.
-    check_trainable(cfg.data)
-    check_bench_reward(cfg)
+    check_trainable(s.data)
+    check_bench_reward(s)
     counters, reference = Counters(), ReferenceModel()
-    run = Run(sections, out, build_rewards(cfg, counters, reference), counters, reference)
+    run = Run(s, out, build_rewards(s, counters, reference), counters, reference)
     for feature in features:
         feature.check(run)
     weights = [t.weight for t in run.terms]
     # The config itself first (types, unknown keys, batch divisibility), then what it needs from the
-    # machine (processes, the vllm package, a GPU), then the real GRPOConfig for this device.
-    build_grpo_config(cfg, out / "checkpoints", weights, check_only=True)
-    check_processes(cfg, hydra_overrides, multirun)
-    require_vllm(cfg.generation)
-    check_hardware(cfg)
+    # machine (processes, the vllm package, a GPU, a wandb account), then the real GRPOConfig for this device.
+    build_grpo_config(s, out / "checkpoints", weights, check_only=True)
+    check_processes(s, hydra_overrides, multirun)
+    require_vllm(s.generation)
+    s.validate()
     # Last before any model loads: a judge endpoint that cannot be reached or read is one line now,
     # not after the model loaded and the first generation ran.
     preflight(run.terms)
-    run.args = build_grpo_config(cfg, out / "checkpoints", weights)
+    run.args = build_grpo_config(s, out / "checkpoints", weights)
     for feature in features:
         for key, value in feature.grpo_args(run).items():
             setattr(run.args, key, value)
     return run, features
 
 
-def build_rewards(cfg: Any, counters: Counters, reference: ReferenceModel) -> list[RewardTerm]:
+def build_rewards(s: Sections, counters: Counters, reference: ReferenceModel) -> list[RewardTerm]:
     """The run's reward terms (kwargs checked), refused when they read columns the data lacks."""
     # Context keys must not collide with data columns (rows carry a `reference` answer).
-    context = {"counters": counters, "reference_model": reference, "judge": cfg.get("judge")}
-    terms = build_terms(cfg.reward.terms, context)
-    check_reward_data(cfg, terms, data_columns(cfg.data))
+    context = {"counters": counters, "reference_model": reference, "judge": s.judge}
+    terms = build_terms(s.reward.active_terms(), context)
+    check_reward_data(s, terms, data_columns(s.data))
     return terms
+
+
+def check_reward_data(s: Sections, terms: list[RewardTerm], columns: set[str] | None) -> None:
+    """Each reward term reads only columns the data has (`columns`: None when the source does not say), and
+    reference-guided groups need a task whose reference the rows can render."""
+    name = s.data.get("name")
+    if s.trainer.guide_with_reference:
+        from r1exp.tasks import task_of
+
+        task = task_of(s.data)
+        need = task.reference_columns
+        lacking = sorted(need - columns) if need and columns is not None else []
+        if not need or lacking:
+            why = (
+                f"task {task.name} renders it from column(s) {', '.join(lacking)}, which they lack"
+                if need
+                else f"task {task.name} declares no reference completion"
+            )
+            raise ConfigError(
+                f"trainer.guide_with_reference=true: data={name} rows carry no reference to insert "
+                f"({why}); set trainer.guide_with_reference=false or use data that has one"
+            )
+    if columns is None:
+        return
+    for term in terms:
+        missing = [c for c in getattr(term, "columns", ()) if c not in columns]
+        if missing:
+            raise ConfigError(
+                f"reward.terms.{term.name} ({term.reward.__name__}) reads column(s) {', '.join(missing)}, which "
+                f"data={name} does not have; choose a reward for this data (reward=...) or data that has them"
+            )
 
 
 def build_data(run: Run, features: list[Feature]) -> Data:
     """Train/test rows, the evaluation set and its contamination check; then the features' turn."""
     from r1exp.tasks import build_splits
 
-    cfg = run.cfg.composed
-    train_rows, test_rows = build_splits(cfg.data, cfg.template)
+    s = run.cfg
+    train_rows, test_rows = build_splits(s.data, s.template)
     # The train split is checked against every evaluation set before anything trains (above the
     # threshold: refused).
-    bench = bench_name(cfg)
-    eval_rows = bench_rows(cfg) if bench else test_rows
+    bench = s.bench_name
+    eval_rows = bench_rows(s) if bench else test_rows
     # Sizes known only now (a source's own defaults, a short file): enough rows for one step.
-    check_rows(cfg, len(train_rows), len(eval_rows))
+    s.check_rows(len(train_rows), len(eval_rows))
     contamination = contamination_record(
-        cfg, train_rows, {f"{cfg.data.name} test split": test_rows, **({f"bench={bench}": eval_rows} if bench else {})}
+        s, train_rows, {f"{s.data.name} test split": test_rows, **({f"bench={bench}": eval_rows} if bench else {})}
     )
     for i, row in enumerate(train_rows):
         # Lets curricula map a completion's reward back to its prompt.
@@ -160,17 +182,17 @@ def build_model(run: Run, features: list[Feature], previous: dict | None) -> Mod
     """The run's base model (a feature may replace it, e.g. cold start), which is also the reference."""
     from r1exp.models import load_model, load_tokenizer, resolve_path, weights_hash
 
-    cfg = run.cfg.composed
-    model_path = resolve_path(cfg.model)
-    revision = cfg.model.get("revision")
+    s = run.cfg
+    model_path = resolve_path(s.model)
+    revision = s.model.revision
     record = None
     for feature in features:
         replaced = feature.base_model(run, model_path)
         if replaced is not None:
             (model_path, record), revision = replaced, None
     tokenizer = load_tokenizer(model_path, revision)
-    _cap_gpu_memory(cfg.hardware.get("max_memory_gb"))
-    model = load_model(model_path, str(cfg.model.get("dtype", "auto")), revision)
+    _cap_gpu_memory(s.hardware.max_memory_gb)
+    model = load_model(model_path, s.model.dtype, revision)
     reference_hash = weights_hash(model)
     if previous is not None and previous.get("reference_hash") not in (None, reference_hash):
         raise ConfigError(
@@ -205,7 +227,7 @@ def build_trainer(run: Run, features: list[Feature], model: Model) -> Any:
         args=run.args,
         train_dataset=Dataset.from_list(run.data.train_rows),
         processing_class=model.tokenizer,
-        peft_config=lora_config(run.cfg.composed.lora),
+        peft_config=lora_config(run.cfg.lora),
         timer=run.timer,
         **kwargs,
     )
@@ -255,27 +277,27 @@ def wire_callbacks(run: Run, features: list[Feature]) -> Any:
 
 def start_record(run: Run, model: Model, previous: dict | None) -> dict[str, Any]:
     """manifest.json of this run: the previous one when resuming, else a new one."""
-    cfg, data = run.cfg.composed, run.data
+    s, data = run.cfg, run.data
     record = previous or {
-        "model": {"name": cfg.model.name, "path": model.path, "revision": model.revision},
+        "model": {"name": s.model.name, "path": model.path, "revision": model.revision},
         "base_hash": model.reference_hash,
         "reference_hash": model.reference_hash,
         # TRL builds no reference model at beta = 0 (no KL term).
         "reference": "none (beta = 0)"
-        if run.cfg.trainer.beta == 0
+        if s.trainer.beta == 0
         else "policy with LoRA adapters disabled"
-        if cfg.lora.get("r")
+        if s.lora.r
         else "copy loaded from model.path",
         "evaluation": {
             "bench": data.bench,
-            "periodic_eval_set": f"bench={data.bench}" if data.bench else f"{cfg.data.name} test split",
+            "periodic_eval_set": f"bench={data.bench}" if data.bench else f"{s.data.name} test split",
             "test_rows": len(data.test_rows),
         },
         "coldstart": model.coldstart_record,
         "seed": run.cfg.seed,
         "versions": manifest.versions(),
         "git": manifest.git_commit(),
-        "config": OmegaConf.to_container(cfg, resolve=True),
+        "config": s.resolved(),
         "resumes": [],
     }
     record["world_size"] = world()[1]
@@ -305,7 +327,7 @@ def prepare_resume(run: Run, features: list[Feature], ckpt: Path, record: dict, 
         feature.on_resume(run, ckpt)
     # Recorded once the trainer has loaded the checkpoint, so the manifest lists only resumes that happened.
     entry = {"from_checkpoint": ckpt.name, "step": step, "git": manifest.git_commit()}
-    changed = changed_on_resume(record, OmegaConf.to_container(run.cfg.composed, resolve=True))
+    changed = changed_on_resume(record, run.cfg.resolved())
     if changed:
         entry["changed"] = changed
     run.trainer.add_callback(ResumeRecorder(out, record, entry, is_main))
@@ -339,12 +361,13 @@ def start_over(out: Path, record: dict, is_main: bool) -> None:
     record.setdefault("restarts", []).append(entry)
 
 
-def accuracy_name_of(cfg: TrainSections) -> str:
+@functools.lru_cache(maxsize=4)
+def accuracy_name_of(s: Sections) -> str:
     """What the run's `accuracy` is: a rate of correct answers, or a judge's mean score (zh)."""
     from r1exp.analysis.runs import accuracy_name
 
-    term = cfg.reward.accuracy_term
-    spec = cfg.reward.terms.get(term) if term else None
+    term = s.reward.accuracy_term
+    spec = s.reward.terms.get(term) if term else None
     fn = str(spec.get("fn")) if spec is not None else ""
     return accuracy_name({"reward.accuracy_term": str(term or ""), f"reward.terms.{term}.fn": fn})
 

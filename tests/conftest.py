@@ -1,4 +1,4 @@
-"""Shared helpers: the conf dir, composing configs, and running launch.py in a subprocess."""
+"""Shared helpers: the conf dir, composing configs, and running launch.py (in a subprocess, or in this process)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.inprocess import run_launch_here
 
 # Property tests are deterministic (derandomize) and never timed: a loaded 2-core machine must not turn
 # slow example generation into a failure (each test's own @settings may still narrow these).
@@ -71,10 +73,25 @@ def run_launch(
 
 @pytest.fixture
 def launch(tiny_cache, tmp_path):
-    """Run `python launch.py ARGS` in a scratch working dir; returns the CompletedProcess."""
+    """Run `python launch.py ARGS` in a scratch working dir; returns the CompletedProcess.
+
+    A subprocess: for tests of the process itself (README command, signals, kills, exit, imports);
+    `launch_here` runs the same command line in this process, seconds faster per launch.
+    """
 
     def run(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path | None = None):
         return run_launch(list(args), tiny_cache, cwd or tmp_path, timeout, env)
+
+    return run
+
+
+@pytest.fixture
+def launch_here(tiny_cache, tmp_path):
+    """`launch` in this process (tests/inprocess.py): the same command line, run dir, output and exit
+    status, without a new interpreter's start-up and imports."""
+
+    def run(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path | None = None):
+        return run_launch_here(list(args), tiny_cache, cwd or tmp_path, timeout, env)
 
     return run
 
@@ -95,25 +112,27 @@ def data_dir() -> Path:
     return path
 
 
-# The longest test files, longest first (measured on the 2-core CI machine). Under `--dist loadfile` a
-# file runs on one worker, and xdist hands files out in collection order: a long file collected last
-# (the Slurm tests, ~4 minutes) would run alone at the end while the other worker idles.
+# The longest test files, longest first (measured one file at a time with `-n 0`; the Slurm tests on the
+# 2-core CI machine). Under `--dist loadfile` a file runs on one worker, and xdist hands files out in
+# collection order: a long file collected last (the Slurm tests, ~4 minutes) would run alone at the end
+# while the other worker idles.
 LONGEST_FIRST = (
     "test_slurm.py",
+    "test_faults.py",
+    "test_multiprocess.py",
+    "test_sweep_report.py",
     "test_curriculum_train.py",
     "test_resume.py",
-    "test_faults.py",
-    "test_judge_reference.py",
-    "test_learning.py",
-    "test_kill_resume.py",
-    "test_data_fidelity.py",
     "test_rundir_launch.py",
     "test_generation_paged.py",
     "test_eval_cmd.py",
-    "test_multiprocess.py",
-    "test_sweep_report.py",
-    "test_guided_zh.py",
-    "test_extension.py",
+    "test_judge_faults.py",
+    "test_kill_resume.py",
+    "test_judge_reference.py",
+    "test_learning.py",
+    "test_smoke.py",
+    "test_data_fidelity.py",
+    "test_gpu_step_dry.py",
 )
 
 

@@ -65,7 +65,7 @@ def job_resources(job_cfg: DictConfig) -> tuple[dict[str, Any], Any]:
     from r1exp.distributed import deepspeed_config, job_layout
 
     # A wrong value is one line now, not a failed job after the queue wait (the package is the nodes' business).
-    deepspeed_config(job_cfg.hardware)
+    deepspeed_config(job_cfg.hardware.get("deepspeed"))
     params = OmegaConf.to_container(job_cfg.hydra.launcher, resolve=True)
     params = {k: v for k, v in params.items() if k not in INIT_KEYS}
     layout = job_layout(

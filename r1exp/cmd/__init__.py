@@ -1,4 +1,8 @@
-"""Commands: `cmd=NAME` runs `r1exp.cmd.NAME.run(cfg)`, imported only when chosen.
+"""Commands: `cmd=NAME` runs `r1exp.cmd.NAME.run(sections)`, imported only when chosen.
+
+The composed config becomes one `r1exp.sections.Sections` here, at the entry; the command checks the
+sections it reads (`sections.check(NAME)`) where its refusals come in order (cmd=train: after the run
+dir's lock and the run's own configuration).
 
 `run` is the task wrapper every job goes through: it records the job's outcome in status.json
 (ok, failed with its one-line error, or interrupted; and wall time) and always closes wandb. A
@@ -184,7 +188,9 @@ def run(cfg: DictConfig) -> Any:
         if name not in COMMANDS:
             raise ConfigError(f"cmd={name} is unknown; choose one of {', '.join(COMMANDS)}")
         rundir.begin_job(cfg)
-        result = importlib.import_module(COMMANDS[name]).run(cfg)
+        from r1exp.sections import Sections
+
+        result = importlib.import_module(COMMANDS[name]).run(Sections(cfg))
         failed = False
         if isinstance(result, dict) and result.get("already_finished"):
             return result  # a finished run relaunched: its status.json stays as it was

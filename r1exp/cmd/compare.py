@@ -7,14 +7,15 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import to_absolute_path
-from omegaconf import DictConfig
 
 from r1exp.analysis import load_runs, write_report
 from r1exp.errors import ConfigError
+from r1exp.sections import Sections
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    runs_arg = cfg.cmd.runs
+def run(s: Sections) -> dict[str, Any]:
+    cmd = s.cmd
+    runs_arg = cmd.runs
     if isinstance(runs_arg, str):
         runs_arg = [runs_arg]
     if not runs_arg:
@@ -22,11 +23,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     runs = load_runs([to_absolute_path(str(p)) for p in runs_arg])
     if not runs:
         raise ConfigError("cmd.runs: no run dirs found there")
-    out = (
-        Path(to_absolute_path(str(cfg.cmd.output)))
-        if cfg.cmd.get("output")
-        else Path(HydraConfig.get().runtime.output_dir)
-    )
-    files = write_report(runs, out, baseline=cfg.cmd.get("baseline"))
+    out = Path(to_absolute_path(str(cmd.output))) if cmd.output else Path(HydraConfig.get().runtime.output_dir)
+    files = write_report(runs, out, baseline=cmd.baseline)
     print(f"r1exp: comparison of {len(runs)} runs: {files['md']}")
     return {k: str(v) for k, v in files.items()}

@@ -24,11 +24,11 @@ from hydra.utils import to_absolute_path
 from omegaconf import DictConfig, OmegaConf
 
 from r1exp.common.jsonl import write_atomic
-from r1exp.config import check_common
 from r1exp.errors import ConfigError
 from r1exp.grpo_args import require_vllm
 from r1exp.rewards.base import preflight
 from r1exp.rewards.counters import Counters
+from r1exp.sections import Sections
 from r1exp.tasks import build_terms
 from r1exp.tracking import manifest
 
@@ -47,14 +47,16 @@ def resolve_checkpoint(checkpoint: str | None) -> Path | None:
     return path
 
 
-def load_for_eval(cfg: DictConfig, checkpoint: Path | None):
+def load_for_eval(s: Sections, checkpoint: Path | None):
     """(model, tokenizer, path) for a full checkpoint, a LoRA adapter merged into its base, or model=."""
     from r1exp.models import load_model, load_tokenizer, resolve_path
 
-    dtype = str(cfg.model.get("dtype", "auto"))
+    model_section = s.model
+    dtype = model_section.dtype
     if checkpoint is None:
-        path = resolve_path(cfg.model)
-        return load_model(path, dtype, cfg.model.get("revision")), load_tokenizer(path, cfg.model.get("revision")), path
+        path = resolve_path(model_section)
+        revision = model_section.revision
+        return load_model(path, dtype, revision), load_tokenizer(path, revision), path
     if (checkpoint / "adapter_config.json").exists():
         from peft import PeftConfig, PeftModel
 
@@ -116,49 +118,43 @@ def bind_to_run(cfg: DictConfig, run_config: Path, overrides: list[str]) -> tupl
     return merged, applied, ignored
 
 
-def _eval_rows(cfg: DictConfig) -> tuple[list[dict], str]:
+def _eval_rows(s: Sections) -> tuple[list[dict], str]:
     """The rows to evaluate and the set's name: the bench when one is set, else the data's split."""
-    from r1exp.eval_sets import bench_name, bench_rows, check_bench_reward
+    from r1exp.eval_sets import bench_rows, check_bench_reward
     from r1exp.tasks import build_splits
 
-    ecfg = cfg.cmd
-    bench = bench_name(cfg)
-    if bench:
-        check_bench_reward(cfg)
-        rows, name = bench_rows(cfg), f"bench={bench}"
+    cmd = s.cmd
+    if s.bench_name:
+        check_bench_reward(s)
+        rows, name = bench_rows(s), f"bench={s.bench_name}"
     else:
-        train_rows, test_rows = build_splits(cfg.data, cfg.template)
-        rows = test_rows if ecfg.split == "test" else train_rows
-        name = f"{cfg.data.name} ({ecfg.split} split)"
-    if ecfg.limit is not None:
-        rows = rows[: int(ecfg.limit)]
+        train_rows, test_rows = build_splits(s.data, s.template)
+        rows = test_rows if cmd.split == "test" else train_rows
+        name = f"{s.data.name} ({cmd.split} split)"
+    if cmd.limit is not None:
+        rows = rows[: cmd.limit]
     if not rows:
         raise ConfigError(f"{name} has no rows; check data.test_size / data.train_size")
     return rows, name
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
+def run(s: Sections) -> dict[str, Any]:
     from r1exp.tracking.console import eval_lines, quiet_libraries
 
-    ecfg = cfg.cmd
-    if ecfg.split not in ("test", "train"):
-        raise ConfigError(f"cmd.split={ecfg.split!r}: use test or train")
-    if int(ecfg.k) < 1:
-        raise ConfigError(f"cmd.k={ecfg.k} must be at least 1")
-    if float(ecfg.temperature) == 0 and int(ecfg.k) > 1:
-        raise ConfigError(f"cmd.k={ecfg.k} with cmd.temperature=0: greedy decoding gives one sample; set cmd.k=1")
+    # This command's own values first (s.cmd checks them), then the run's config they are bound to.
     command_line = list(HydraConfig.get().overrides.task)
-    run_config = _run_config(ecfg.checkpoint)
+    run_config = _run_config(s.cmd.checkpoint)
     applied: list[str] = []
     ignored: list[str] = []
     if run_config is not None:
-        cfg, applied, ignored = bind_to_run(cfg, run_config, command_line)
-        ecfg = cfg.cmd
-    check_common(cfg)
+        bound, applied, ignored = bind_to_run(s.composed, run_config, command_line)
+        s = Sections(bound)
+    s.check("eval")
+    cmd = s.cmd
     counters = Counters()
-    terms = build_terms(cfg.reward.terms, {"counters": counters, "judge": cfg.get("judge")})
-    require_vllm(cfg.generation)
-    checkpoint = resolve_checkpoint(ecfg.checkpoint)
+    terms = build_terms(s.reward.active_terms(), {"counters": counters, "judge": s.judge})
+    require_vllm(s.generation)
+    checkpoint = resolve_checkpoint(cmd.checkpoint)
     out = Path(HydraConfig.get().runtime.output_dir)
     # After the checks, before any model loads: loading bars and import-time prints stay off the console.
     quiet_libraries(wandb=False)
@@ -166,48 +162,45 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     from r1exp.evaluation import score_samples, summarize
     from r1exp.sampling import generate_hf, generate_vllm
 
-    rows, eval_set = _eval_rows(cfg)
+    rows, eval_set = _eval_rows(s)
     # A judge that cannot be reached or read is one line before the model loads.
     preflight(terms)
-    model, tokenizer, path = load_for_eval(cfg, checkpoint)
-    gen = dict(k=int(ecfg.k), max_new_tokens=int(ecfg.max_new_tokens), temperature=float(ecfg.temperature))
+    model, tokenizer, path = load_for_eval(s, checkpoint)
+    gen = dict(k=cmd.k, max_new_tokens=cmd.max_new_tokens, temperature=float(cmd.temperature))
     prompts = [r["prompt"] for r in rows]
-    if cfg.generation.get("use_vllm"):
-        samples = generate_vllm(path, tokenizer, prompts, top_p=float(ecfg.top_p), **gen)
+    if s.generation.use_vllm:
+        samples = generate_vllm(path, tokenizer, prompts, top_p=float(cmd.top_p), **gen)
     else:
         import torch
 
-        if cfg.hardware.device == "cuda" and torch.cuda.is_available():
+        if s.hardware.device == "cuda" and torch.cuda.is_available():
             model.to("cuda")
-        samples = generate_hf(
-            model, tokenizer, prompts, top_p=float(ecfg.top_p), batch_size=int(ecfg.batch_size), **gen
-        )
-    from r1exp.eval_sets import bench_name
+        samples = generate_hf(model, tokenizer, prompts, top_p=float(cmd.top_p), batch_size=cmd.batch_size, **gen)
     from r1exp.tasks import task_of
 
     # The task of the set evaluated answers the rows' `answer_text` (what maj@k votes on).
-    scored = score_samples(rows, samples, terms, task_of(cfg.bench if bench_name(cfg) else cfg.data))
+    reward = s.reward
+    scored = score_samples(rows, samples, terms, task_of(s.bench if s.bench_name else s.data))
     summary = summarize(
         scored,
-        cfg.reward.get("accuracy_term"),
-        cfg.reward.get("format_term"),
-        float(ecfg.correct_threshold),
-        format_metric=str(cfg.reward.get("format_metric") or "format_rate"),
+        reward.accuracy_term,
+        reward.format_term,
+        float(cmd.correct_threshold),
+        format_metric=reward.format_metric,
     )
     protocol = {
         "run_dir": str(run_config.parent.parent) if run_config else None,
         "config": str(run_config) if run_config else "composed from the command line",
         "eval_set": eval_set,
-        "data": cfg.data.get("name"),
-        "template": cfg.template.get("name"),
-        "reward": cfg.reward.get("name"),
+        "data": s.data.get("name"),
+        "template": s.template.get("name"),
+        "reward": reward.name,
         "reward_terms": {
-            name: {"fn": term.fn, "weight": term.weight}
-            for name, term in ((n, t) for n, t in (cfg.reward.terms or {}).items() if t is not None)
+            name: {"fn": term.get("fn"), "weight": term.get("weight")} for name, term in reward.active_terms().items()
         },
-        "accuracy_term": cfg.reward.get("accuracy_term"),
-        "limit": ecfg.limit,
-        "top_p": float(ecfg.top_p),
+        "accuracy_term": reward.accuracy_term,
+        "limit": cmd.limit,
+        "top_p": float(cmd.top_p),
         **gen,
         # Overrides applied on top of the run's config, and the whole command line.
         "overrides": applied,
@@ -218,12 +211,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     summary.update(
         checkpoint=str(checkpoint) if checkpoint else None,
         model_path=path,
-        split=ecfg.split,
+        split=cmd.split,
         reward_stats=counters.drain(),
         protocol=protocol,
         **gen,
     )
-    write_atomic(out / "eval_config.yaml", OmegaConf.to_yaml(cfg))
+    write_atomic(out / "eval_config.yaml", OmegaConf.to_yaml(s.composed))
     write_atomic(out / "eval.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in scored))
     write_atomic(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     manifest.write(out, {"command": "eval", "versions": manifest.versions(), "git": manifest.git_commit(), **summary})

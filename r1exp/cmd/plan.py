@@ -13,26 +13,24 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import to_absolute_path
-from omegaconf import DictConfig, OmegaConf
 
-from r1exp.errors import ConfigError
 from r1exp.plan import plan_for
+from r1exp.sections import Sections
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    prompt_tokens = cfg.cmd.get("prompt_tokens")
-    if not isinstance(prompt_tokens, int) or isinstance(prompt_tokens, bool) or prompt_tokens < 1:
-        raise ConfigError(f"cmd.prompt_tokens={prompt_tokens!r} must be a positive integer (tokens of a prompt)")
-    card = cfg.cmd.get("card_gb")
-    if card is not None and (isinstance(card, bool) or not isinstance(card, (int, float)) or card <= 0):
-        raise ConfigError(f"cmd.card_gb={card!r} must be a positive number of GiB, or null for the preset's card")
-    plan = plan_for(OmegaConf.to_container(cfg, resolve=True), int(prompt_tokens), card)
+def run(s: Sections) -> dict[str, Any]:
+    # Every section the estimate reads, checked (cmd.prompt_tokens, cmd.card_gb: schema.PlanCmd) before
+    # anything is computed, so a wrong value is reported as itself; the trainer first, as other
+    # sections interpolate its keys (periodic_eval.max_new_tokens).
+    s.check("plan").read("trainer", "hardware", "lora", "generation", "periodic_eval")
+    cmd = s.cmd
+    plan = plan_for(s, cmd.prompt_tokens, cmd.card_gb)
     print(plan.table(), flush=True)
     record = plan.to_dict()
     if HydraConfig.initialized():
         (Path(HydraConfig.get().runtime.output_dir) / "plan.json").write_text(json.dumps(record, indent=1) + "\n")
-    if cfg.cmd.get("output"):
-        out = Path(to_absolute_path(str(cfg.cmd.output)))
+    if cmd.output:
+        out = Path(to_absolute_path(str(cmd.output)))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(record, indent=1) + "\n")
     return record

@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import to_absolute_path
-from omegaconf import DictConfig
 
 from r1exp.common import jsonl
-from r1exp.config import check_common
 from r1exp.errors import ConfigError, DataError
 from r1exp.rewards import score_batch
 from r1exp.rewards.base import preflight
 from r1exp.rewards.counters import Counters
+from r1exp.sections import Sections
 from r1exp.tasks import build_terms
 
 REQUIRED = ("prompt", "completion")
@@ -54,25 +53,26 @@ def score_rows(rows: list[dict], terms, tokenizer=None) -> list[dict]:
     return [{**row, "rewards": values, "reward": reward} for row, (values, reward) in zip(rows, scored, strict=True)]
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
-    check_common(cfg)
+def run(s: Sections) -> dict[str, Any]:
+    s.check("score")
+    cmd = s.cmd
     counters = Counters()
-    terms = build_terms(cfg.reward.terms, {"counters": counters, "judge": cfg.get("judge")})
-    src = Path(to_absolute_path(str(cfg.cmd.input)))
-    dst = Path(to_absolute_path(str(cfg.cmd.output)))
+    terms = build_terms(s.reward.active_terms(), {"counters": counters, "judge": s.judge})
+    src = Path(to_absolute_path(str(cmd.input)))
+    dst = Path(to_absolute_path(str(cmd.output)))
     if not src.is_file():
-        raise DataError(f"cmd.input={cfg.cmd.input}: no such file")
+        raise DataError(f"cmd.input={cmd.input}: no such file")
     if dst.resolve() == src.resolve():
         raise ConfigError("cmd.output is the same file as cmd.input; write the scores to another file")
-    if dst.exists() and not cfg.cmd.overwrite:
-        raise ConfigError(f"cmd.output={cfg.cmd.output} exists; pass cmd.overwrite=true or choose another path")
+    if dst.exists() and not cmd.overwrite:
+        raise ConfigError(f"cmd.output={cmd.output} exists; pass cmd.overwrite=true or choose another path")
     # A judge that cannot be reached or read is one line now, not after the file was read.
     preflight(terms)
     tokenizer = None
     if any(t.needs_token_ids for t in terms):
         from r1exp.models import load_tokenizer, resolve_path
 
-        tokenizer = load_tokenizer(resolve_path(cfg.model), cfg.model.get("revision"))
+        tokenizer = load_tokenizer(resolve_path(s.model), s.model.revision)
     numbered, problems = read_rows(src)
     for msg in problems:
         print(f"r1exp: score: {msg}", file=sys.stderr)

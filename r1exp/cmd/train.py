@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
 
 from r1exp import training
 from r1exp.distributed import on_rank0, world
 from r1exp.errors import Interrupted, one_line
+from r1exp.sections import Sections
 from r1exp.tracking import manifest, rundir
 from r1exp.tracking.checkpoints import NonFiniteAfterResume, checkpoint_step, non_finite_line
 
@@ -33,7 +33,7 @@ def run_dir() -> Path:
     return Path(HydraConfig.get().runtime.output_dir)
 
 
-def run(cfg: DictConfig) -> dict[str, Any]:
+def run(s: Sections) -> dict[str, Any]:
     """Own the run dir, check, build (data, model, rewards, trainer), wire callbacks, train, finish.
 
     Nothing of an existing run is changed before every refusal had its chance: the lock, the run's
@@ -54,7 +54,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     trainer, ckpt = None, None
     try:
         # The run dir holds one experiment: a relaunch composes the run's own configuration.
-        relaunch = on_rank0(lambda: rundir.check_relaunch(out, cfg))
+        relaunch = on_rank0(lambda: rundir.check_relaunch(out, s.composed))
         previous = relaunch.previous
         if previous is None:
             rundir.own_records()  # a new run: its records are this launch's from the start
@@ -62,9 +62,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             return rundir.skip(out, is_main)
         # Before transformers' Trainer stack loads (GRPOConfig does): its import-time prints and loading
         # bars stay off the console.
-        quiet_libraries(wandb=bool(cfg.logger.get("wandb")))
+        quiet_libraries(wandb=bool(s.composed.logger.get("wandb")))
         hydra = HydraConfig.get()
-        run, features = training.check(cfg, out, list(hydra.overrides.hydra), hydra.mode == RunMode.MULTIRUN)
+        run, features = training.check(s, out, list(hydra.overrides.hydra), hydra.mode == RunMode.MULTIRUN)
         # Checkpoints that cannot be loaded are set aside first; a run killed after its last checkpoint
         # trains no step. Rank 0 reads the run dir and decides; every rank gets its decision.
         plan = on_rank0(lambda: rundir.plan_resume(out, run.cfg.trainer.max_steps))

@@ -258,7 +258,7 @@ class AdaptiveCurriculum:
 def build_curriculum(cfg: Any, rows: Sequence[Mapping[str, Any]], seed: int):
     """The schedule for `curriculum=`, or None for uniform shuffling."""
     from r1exp import schema
-    from r1exp.sections import typed
+    from r1exp.schema import typed
 
     kind = cfg.get("kind") if cfg is not None else None
     if kind in (None, "none"):

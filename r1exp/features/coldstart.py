@@ -13,12 +13,12 @@ class ColdStart(Feature):
 
     @classmethod
     def enabled(cls, cfg) -> bool:
-        return cfg.coldstart is not None and cfg.coldstart.get("name") not in (None, "none")
+        return cfg.coldstart.name != "none"
 
     def base_model(self, run: Run, path: str) -> tuple[str, dict[str, Any]]:
         from r1exp.coldstart import cold_start
 
-        model_path = str(cold_start(self.cfg.composed, path, run.data.train_rows, run.out))
+        model_path = str(cold_start(self.cfg, path, run.data.train_rows, run.out))
         return model_path, {"kind": self.cfg.coldstart.name, "from": path, "path": model_path}
 
 

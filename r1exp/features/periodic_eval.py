@@ -17,12 +17,10 @@ class PeriodicEval(Feature):
         return cfg.periodic_eval.every > 0
 
     def attach(self, run: Run) -> None:
-        from r1exp.eval_sets import bench_name
         from r1exp.tasks import task_of
         from r1exp.tracking.callbacks import PeriodicEvalCallback
 
-        cfg = self.cfg.composed
-
+        s = self.cfg
         pe, reward = self.cfg.periodic_eval, self.cfg.reward
         callback = PeriodicEvalCallback(
             run.data.eval_rows[: pe.prompts],
@@ -33,7 +31,7 @@ class PeriodicEval(Feature):
             pe.max_new_tokens,
             pe.batch_size,
             format_metric=reward.format_metric,
-            task=task_of(cfg.bench if bench_name(cfg) else cfg.data),
+            task=task_of(s.bench if s.bench_name else s.data),
         )
         run.callbacks.append((Slot.BEFORE_METRICS, callback))
 

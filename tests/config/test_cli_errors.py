@@ -31,10 +31,10 @@ pytestmark = pytest.mark.slow
         (["cmd=score", "cmd.input=/nonexistent"], ["cmd.output has no value", "cmd.output=..."]),
     ],
 )
-def test_one_line_errors(launch, args, needles):
+def test_one_line_errors(launch_here, args, needles):
     # model=qwen1.5b (the default) is not loadable here: a check that ran after the model load would
     # report the model instead of the real problem.
-    proc = launch(*args, timeout=300)
+    proc = launch_here(*args, timeout=300)
     lines = error_lines(proc.stderr)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert len(lines) == 1, proc.stderr[-2000:]
@@ -43,9 +43,9 @@ def test_one_line_errors(launch, args, needles):
         assert needle in lines[0], lines[0]
 
 
-def test_wandb_online_without_a_key_is_one_line_before_training(launch, tmp_path):
+def test_wandb_online_without_a_key_is_one_line_before_training(launch_here, tmp_path):
     env = {"WANDB_MODE": "online", "WANDB_API_KEY": "", "HOME": str(tmp_path), "NETRC": ""}
-    proc = launch("+experiment=smoke", "logger=wandb", env=env, timeout=300)
+    proc = launch_here("+experiment=smoke", "logger=wandb", env=env, timeout=300)
     lines = error_lines(proc.stderr)
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
     assert "logger=wandb" in lines[0] and "WANDB_MODE=offline" in lines[0]

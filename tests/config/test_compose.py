@@ -6,9 +6,9 @@ import itertools
 import pytest
 from omegaconf import OmegaConf
 
-from r1exp.config import check_common
 from r1exp.grpo_args import build_grpo_config
 from r1exp.models import lora_config
+from r1exp.sections import Sections
 from r1exp.tasks import build_terms
 from r1exp.tasks.countdown.data import CountdownSpec
 from tests.conftest import compose, groups
@@ -70,13 +70,13 @@ def test_every_option_composes_and_resolves(group, option):
     cfg = compose(overrides)
     container = OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
     assert container[group if not prefix else "model"] is not None
-    check_common(cfg)
+    Sections(cfg).check("score")
     terms = build_terms(cfg.reward.terms)
     assert terms and all(t.weight != 0 for t in terms)
     if cfg.data.source == "countdown":
         keys = ("min_numbers", "max_numbers", "min_value", "max_value", "min_target", "max_target")
         CountdownSpec(**{k: cfg.data[k] for k in keys}).validate()
-    lora_config(cfg.lora)
+    lora_config(Sections(cfg).lora)
 
 
 def test_defaults_reproduce_the_countdown_note():
@@ -120,7 +120,7 @@ def test_trainer_sets_every_value_whose_trl_default_moved():
 def test_grpo_config_validates_for_every_combination(trainer, hardware, generation, tmp_path):
     cfg = compose([f"trainer={trainer}", f"hardware={hardware}", f"generation={generation}"])
     terms = build_terms(cfg.reward.terms)
-    args = build_grpo_config(cfg, tmp_path, [t.weight for t in terms], check_only=True)
+    args = build_grpo_config(Sections(cfg), tmp_path, [t.weight for t in terms], check_only=True)
     assert args.reward_weights == [t.weight for t in terms]
     assert args.beta == cfg.trainer.beta and args.loss_type == cfg.trainer.loss_type
     assert args.max_completion_length == cfg.trainer.max_completion_length
@@ -137,7 +137,7 @@ def test_grpo_config_validates_for_every_combination(trainer, hardware, generati
 
 def test_cpu_preset_builds_the_real_config_unchanged(tmp_path):
     cfg = compose(["hardware=cpu", "logger=wandb"])
-    args = build_grpo_config(cfg, tmp_path, [1.0, 0.1])
+    args = build_grpo_config(Sections(cfg), tmp_path, [1.0, 0.1])
     assert args.use_cpu and args.bf16 is False and args.report_to == ["wandb"]
     assert args.warmup_steps == pytest.approx(0.1) and args.logging_steps == 1
 
@@ -146,7 +146,7 @@ def test_cpu_preset_builds_the_real_config_unchanged(tmp_path):
 def test_every_recipe_builds_its_grpo_config(experiment, tmp_path):
     cfg = compose([f"+experiment={experiment}"])
     terms = build_terms(cfg.reward.terms)
-    args = build_grpo_config(cfg, tmp_path, [t.weight for t in terms], check_only=True)
+    args = build_grpo_config(Sections(cfg), tmp_path, [t.weight for t in terms], check_only=True)
     assert args.max_steps == cfg.trainer.max_steps
 
 

@@ -6,12 +6,13 @@ import pytest
 
 from r1exp.errors import ConfigError
 from r1exp.grpo_args import build_grpo_config, vllm_max_model_length
+from r1exp.sections import Sections
 from tests.conftest import compose
 
 
 def test_paged_reaches_trl_continuous_batching(tmp_path):
     cfg = compose(["hardware=cpu", "generation=paged"])
-    args = build_grpo_config(cfg, tmp_path, [1.0, 0.1], check_only=True)
+    args = build_grpo_config(Sections(cfg), tmp_path, [1.0, 0.1], check_only=True)
     assert args.use_transformers_continuous_batching and not args.use_vllm
     options = args.transformers_continuous_batching_config
     # r1exp sizes the cache per step (r1exp.paged) unless these are set.
@@ -21,13 +22,13 @@ def test_paged_reaches_trl_continuous_batching(tmp_path):
 def test_a_misspelt_paged_option_is_one_config_error(tmp_path):
     cfg = compose(["hardware=cpu", "generation=paged", "+generation.transformers_continuous_batching_config.blok=1"])
     with pytest.raises(ConfigError, match=r"transformers_continuous_batching_config\.blok "):
-        build_grpo_config(cfg, tmp_path, [1.0, 0.1], check_only=True)
+        build_grpo_config(Sections(cfg), tmp_path, [1.0, 0.1], check_only=True)
 
 
 def test_vllm_max_model_length_is_prompt_plus_completion_budget(tmp_path):
     cfg = compose(["hardware=rtx3090", "generation=vllm_colocate", "trainer.max_completion_length=768"])
     assert vllm_max_model_length(cfg) == cfg.generation.prompt_budget + 768
-    args = build_grpo_config(cfg, tmp_path, [1.0, 0.1], check_only=True)
+    args = build_grpo_config(Sections(cfg), tmp_path, [1.0, 0.1], check_only=True)
     assert args.vllm_max_model_length == cfg.generation.prompt_budget + 768
     assert args.vllm_enable_sleep_mode and 0 < args.vllm_gpu_memory_utilization <= 0.5
     fixed = compose(["generation=vllm_colocate", "generation.vllm_max_model_length=4096"])
@@ -62,4 +63,4 @@ def test_vllm_modes_without_the_package_are_one_line(generation):
     if importlib.util.find_spec("vllm") is not None:
         pytest.skip("vllm is installed here")
     with pytest.raises(MissingDependencyError, match=rf"generation={generation} needs vLLM.*pip install"):
-        require_vllm(compose([f"generation={generation}"]).generation)
+        require_vllm(Sections(compose([f"generation={generation}"])).generation)

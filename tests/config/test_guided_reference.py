@@ -7,9 +7,10 @@ import random
 import pytest
 
 from r1exp.common.templates import render_reference
-from r1exp.config import check_reward_data
 from r1exp.errors import ConfigError
+from r1exp.sections import Sections
 from r1exp.tasks import TASKS, build_terms, data_columns
+from r1exp.training import check_reward_data
 from tests.conftest import ROOT, compose
 
 
@@ -36,7 +37,7 @@ def test_rows_without_a_reference_give_none():
 def test_every_built_in_training_set_supports_reference_guided_groups(data, reward):
     cfg = compose([f"data={data}", f"reward={reward}", "trainer.guide_with_reference=true"])
     terms = build_terms(cfg.reward.terms, {"counters": None, "reference_model": None, "judge": cfg.judge})
-    check_reward_data(cfg, terms, data_columns(cfg.data))
+    check_reward_data(Sections(cfg), terms, data_columns(cfg.data))
 
 
 def test_data_without_a_reference_is_refused_at_start_up(monkeypatch):
@@ -45,10 +46,10 @@ def test_data_without_a_reference_is_refused_at_start_up(monkeypatch):
     cfg = compose(["data.source=sort_numbers:source", "trainer.guide_with_reference=true", "reward=countdown"])
     columns = {"prompt", "question", "numbers"}
     with pytest.raises(ConfigError) as err:
-        check_reward_data(cfg, [], columns)
+        check_reward_data(Sections(cfg), [], columns)
     message = str(err.value)
     assert "trainer.guide_with_reference=true" in message and "no reference" in message
     assert "\n" not in message
     # Off, the same data is fine.
     cfg.trainer.guide_with_reference = False
-    check_reward_data(cfg, [], columns)
+    check_reward_data(Sections(cfg), [], columns)

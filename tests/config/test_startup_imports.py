@@ -10,12 +10,12 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, launch_env
 
 HEAVY = ("torch", "transformers", "trl", "datasets", "peft", "accelerate", "wandb", "math_verify")
 
 
-def loaded_by(*args: str, modules: tuple[str, ...] = HEAVY) -> list[str]:
+def loaded_by(*args: str, modules: tuple[str, ...] = HEAVY, env: dict[str, str] | None = None) -> list[str]:
     """Which of `modules` are in sys.modules when `python launch.py ARGS` exits (run as a user runs it)."""
     code = (
         "import atexit, runpy, sys\n"
@@ -24,7 +24,7 @@ def loaded_by(*args: str, modules: tuple[str, ...] = HEAVY) -> list[str]:
         "sys.argv = ['launch.py', *sys.argv[1:]]\n"
         "runpy.run_path('launch.py', run_name='__main__')\n"
     )
-    env = {**os.environ, "WANDB_MODE": "offline"}
+    env = {**os.environ, "WANDB_MODE": "offline", **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
@@ -61,3 +61,17 @@ def test_the_multirun_callback_every_launch_builds_loads_no_report_stack():
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines()[0] == "[]"
     assert "pandas" in proc.stdout.splitlines()[1]
+
+
+def test_a_countdown_run_loads_no_math_verifier(tiny_cache, tmp_path):
+    """Countdown's rewards are exact arithmetic: math-verify (and its sympy parsers) is for math data only."""
+    modules = ("math_verify", "latex2sympy2_extended", "matplotlib")
+    run = ("+experiment=smoke", "trainer.max_steps=1", f"hydra.run.dir={tmp_path / 'run'}")
+    # matplotlib: the probe sees the run's end (its plots).
+    assert loaded_by(*run, modules=modules, env=launch_env(tiny_cache)) == ["matplotlib"]
+    assert sorted(p.name for p in (tmp_path / "run" / "plots").iterdir()) == [
+        "accuracy.png",
+        "response_length.png",
+        "reward.png",
+        "truncation.png",
+    ]

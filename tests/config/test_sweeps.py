@@ -6,6 +6,7 @@ from hydra import initialize_config_dir
 from omegaconf import OmegaConf
 
 from r1exp.grpo_args import build_grpo_config
+from r1exp.sections import Sections
 from r1exp.tasks import build_terms
 from tests.conftest import CONF, ROOT, groups
 
@@ -55,7 +56,7 @@ def test_every_swept_key_exists_and_every_value_composes(sweep, tmp_path):
             OmegaConf.to_container(job, resolve=False)
             terms = build_terms(job.reward.terms)
             if job.cmd.name == "train":
-                build_grpo_config(job, tmp_path, [t.weight for t in terms], check_only=True)
+                build_grpo_config(Sections(job), tmp_path, [t.weight for t in terms], check_only=True)
 
 
 def test_sweeps_combine_with_seeds():

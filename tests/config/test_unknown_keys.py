@@ -19,9 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf, open_dict
 
-from r1exp.config import CheckComposedConfig, check_common, check_keys, check_searchpath, check_train, closest
+from r1exp.config import CheckComposedConfig, check_keys, check_searchpath, closest
 from r1exp.errors import ConfigError
 from r1exp.schema import root_keys
+from r1exp.sections import Sections
 from tests.conftest import CONF, ROOT, compose
 
 SETTINGS = settings(derandomize=True, deadline=None, max_examples=60)
@@ -75,7 +76,7 @@ def test_a_typo_of_a_known_key_names_the_key_it_meant(data):
 def test_plus_sede_is_refused_at_compose_time_with_the_closest_name():
     cfg = compose(["+sede=3"])
     with pytest.raises(ConfigError, match=r"^sede is not a config key or group of r1exp; did you mean seed\?$"):
-        check_common(cfg)
+        Sections(cfg).check("score")
 
 
 @SETTINGS
@@ -102,17 +103,17 @@ def test_untyped_places_still_take_new_keys():
     # A reward term added from the command line, and a data file of the user's own (no schema).
     cfg = compose(["+reward.terms.len={fn:length,weight:0.1,kwargs:{max_length:32}}"])
     check_keys(cfg)
-    check_common(cfg)
+    Sections(cfg).check("score")
 
 
 def test_a_task_without_its_search_path_is_refused_not_trained_as_countdown():
     cfg = compose(["hardware=cpu", "model=tiny", "+task=sort_numbers", "+experiment=smoke"])
     with pytest.raises(ConfigError) as err:
-        check_train(cfg)
+        Sections(cfg).check("train")
     message = str(err.value)
     assert message.startswith("task is not a config key or group of r1exp") and "hydra.searchpath" in message
     with pytest.raises(ConfigError, match=r"^task is not"):
-        check_train(compose(["hydra.searchpath=[file:///no/such/dir]", "+task=sort_numbers"]))
+        Sections(compose(["hydra.searchpath=[file:///no/such/dir]", "+task=sort_numbers"])).check("train")
 
 
 def test_a_task_on_its_search_path_passes_and_replaces_the_data(monkeypatch):
@@ -127,7 +128,7 @@ def test_a_task_on_its_search_path_passes_and_replaces_the_data(monkeypatch):
     task_cfg = copy.deepcopy(cfg)
     with open_dict(task_cfg):
         del task_cfg["hydra"]
-    check_train(task_cfg)
+    Sections(task_cfg).check("train")
     assert task_cfg.data.name == "sort_numbers"
 
 

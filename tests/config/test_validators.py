@@ -1,7 +1,7 @@
 """Bad config values: one line naming the field and the fix, found before any model loads.
 
 Types and unknown keys fail at compose time (the group schemas); ranges and cross-field rules fail in
-the checks cmd=train runs first (`check_train`, then the reward terms against the data's columns).
+the checks cmd=train runs first (`Sections.check("train")`, then the reward terms against the data's columns).
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 from hydra.errors import ConfigCompositionException
 
-from r1exp.config import check_train
 from r1exp.errors import ConfigError, hydra_error_line
 from r1exp.models import ReferenceModel
 from r1exp.rewards.counters import Counters
+from r1exp.sections import Sections
 from tests.conftest import compose
 
 CPU = ["hardware=cpu", "model=tiny"]
@@ -22,9 +22,10 @@ def train_checks(overrides: list[str]) -> None:
     """What cmd=train checks before anything loads: the values, then the reward terms and columns."""
     from r1exp.training import build_rewards
 
-    cfg = compose([*CPU, *overrides])
-    check_train(cfg)
-    build_rewards(cfg, Counters(), ReferenceModel())
+    s = Sections(compose([*CPU, *overrides])).check("train")
+    build_rewards(s, Counters(), ReferenceModel())
+    # What the run needs of the machine and its accounts (a GPU, a wandb key), after every value.
+    s.validate()
 
 
 def test_the_smoke_recipe_passes_every_check():

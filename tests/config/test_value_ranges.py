@@ -17,22 +17,34 @@ from hypothesis import strategies as st
 from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
-from r1exp import config
-from r1exp.config import SEED_MAX, Range, check_ranges, check_run_keys, prompts_per_step
+from r1exp import schema
+from r1exp.common.ranges import Range, check_ranges
 from r1exp.errors import ConfigError
+from r1exp.sections import SEED_MAX, Sections, Trainer
 from tests.conftest import compose
 
 SETTINGS = settings(derandomize=True, deadline=None, max_examples=40)
 
+
+def check_data(cfg) -> None:
+    """The data section's own values, then the training rules across sections (rows for one step)."""
+    Sections(cfg).read("data").check_train_rules()
+
+
+def reading(section: str):
+    """Reading a section of the sections converts and checks it."""
+    return lambda cfg: Sections(cfg).read(section)
+
+
 # section -> (its ranges, the check cmd=train runs for it, overrides that switch the section on)
 SECTIONS = {
-    "trainer": (config.TRAINER_RANGES, config.check_trainer, []),
-    "hardware": (config.HARDWARE_RANGES, config.check_hardware_values, []),
-    "data": (config.DATA_RANGES, lambda cfg: config.check_data(cfg, training=True), []),
-    "lora": (config.LORA_RANGES, config.check_lora, ["lora=r8"]),
-    "periodic_eval": (config.PERIODIC_EVAL_RANGES, config.check_periodic_eval, []),
-    "logger": (config.LOGGER_RANGES, config.check_logger, []),
-    "contamination": (config.CONTAMINATION_RANGES, check_run_keys, []),
+    "trainer": (Trainer.RANGES, reading("trainer"), []),
+    "hardware": (schema.Hardware.RANGES, reading("hardware"), []),
+    "data": (schema.DataBase.RANGES, check_data, []),
+    "lora": (schema.Lora.RANGES, reading("lora"), ["lora=r8"]),
+    "periodic_eval": (schema.PeriodicEval.RANGES, reading("periodic_eval"), []),
+    "logger": (schema.Logger.RANGES, reading("logger"), []),
+    "contamination": (schema.Contamination.RANGES, reading("contamination"), []),
 }
 BASE = ["hardware=cpu", "model=tiny", "+experiment=smoke"]
 
@@ -147,18 +159,18 @@ def test_a_value_inside_its_range_is_accepted(section, data):
 
 
 @SETTINGS
-@given(value=st.one_of(values_inside(config.TRAINER_RANGES["top_p"]), values_inside(config.TRAINER_RANGES["epsilon"])))
+@given(value=st.one_of(values_inside(Trainer.RANGES["top_p"]), values_inside(Trainer.RANGES["epsilon"])))
 def test_valid_sampling_knobs_pass_the_whole_trainer_check(value):
     cfg = with_value(composed("trainer"), "trainer.top_p", value)
     cfg = with_value(cfg, "trainer.epsilon", min(value, 0.99))
-    config.check_trainer(cfg)
+    Sections(cfg).read("trainer")
 
 
 @SETTINGS
 @given(value=st.one_of(st.floats(allow_nan=False).filter(lambda v: not 0 < v <= 1), st.sampled_from([math.nan])))
 def test_top_p_outside_0_1_is_refused_naming_it(value):
     with pytest.raises(ConfigError, match=r"^trainer\.top_p=.* must be a number in \(0, 1\]"):
-        config.check_trainer(with_value(composed("trainer"), "trainer.top_p", value))
+        Sections(with_value(composed("trainer"), "trainer.top_p", value)).read("trainer")
 
 
 @SETTINGS
@@ -171,19 +183,19 @@ def test_top_p_outside_0_1_is_refused_naming_it(value):
 def test_a_value_that_is_no_number_says_so_not_a_range(value):
     # trainer.beta=abc is "must be a number >= 0", never a bare ">= 0" that hides the kind.
     with pytest.raises(ConfigError, match=r"^trainer\.beta=.* must be a number >= 0"):
-        config.check_trainer(with_value(composed("trainer"), "trainer.beta", value))
+        Sections(with_value(composed("trainer"), "trainer.beta", value)).read("trainer")
 
 
 @SETTINGS
 @given(warmup=st.floats(min_value=1, max_value=1e6).filter(lambda v: not v.is_integer()))
 def test_warmup_from_one_up_counts_whole_steps(warmup):
     with pytest.raises(ConfigError, match=r"trainer\.warmup_steps=.*whole number"):
-        config.check_trainer(with_value(composed("trainer"), "trainer.warmup_steps", warmup))
+        Sections(with_value(composed("trainer"), "trainer.warmup_steps", warmup)).read("trainer")
 
 
 def test_a_negative_warmup_says_what_range_it_takes():
     with pytest.raises(ConfigError) as err:
-        config.check_trainer(with_value(composed("trainer"), "trainer.warmup_steps", -1))
+        Sections(with_value(composed("trainer"), "trainer.warmup_steps", -1)).read("trainer")
     assert "trainer.warmup_steps=-1 must be a number >= 0" in str(err.value) and "fraction" in str(err.value)
 
 
@@ -203,19 +215,19 @@ def test_a_negative_warmup_says_what_range_it_takes():
 )
 def test_a_bad_seed_is_refused_naming_seed_not_trainer_seed(seed):
     with pytest.raises(ConfigError) as err:
-        check_run_keys(with_value(composed("trainer"), "seed", seed))
+        Sections(with_value(composed("trainer"), "seed", seed)).read("seed")
     assert str(err.value).startswith("seed=") and f"[0, {SEED_MAX}]" in str(err.value)
 
 
 @SETTINGS
 @given(seed=st.integers(min_value=0, max_value=SEED_MAX))
 def test_any_seed_numpy_takes_is_accepted(seed):
-    check_run_keys(with_value(composed("trainer"), "seed", seed))
+    Sections(with_value(composed("trainer"), "seed", seed)).read("seed")
 
 
 def test_seed_is_checked_before_the_trainer_reads_it():
     with pytest.raises(ConfigError, match=r"^seed='abc' must be a whole number"):
-        config.check_train(compose([*BASE, "seed=abc"]))
+        Sections(compose([*BASE, "seed=abc"])).check("train")
 
 
 # --- data sizes -------------------------------------------------------------------------------------
@@ -225,38 +237,38 @@ def test_seed_is_checked_before_the_trainer_reads_it():
 @given(data=st.data())
 def test_a_train_split_smaller_than_one_step_is_refused(data):
     cfg = composed("data")
-    needed = prompts_per_step(cfg)
+    needed = Sections(cfg).prompts_per_step()
     assert needed == cfg.trainer.per_device_train_batch_size * cfg.trainer.gradient_accumulation_steps // (
         cfg.trainer.num_generations
     )
     size = data.draw(st.integers(min_value=1, max_value=needed - 1)) if needed > 1 else None
     if size is not None:
         with pytest.raises(ConfigError, match=rf"^data\.train_size={size} is fewer rows than one step draws"):
-            config.check_data(with_value(cfg, "data.train_size", size), training=True)
-    config.check_data(with_value(cfg, "data.train_size", data.draw(st.integers(needed, 10**6))), training=True)
+            check_data(with_value(cfg, "data.train_size", size))
+    check_data(with_value(cfg, "data.train_size", data.draw(st.integers(needed, 10**6))))
 
 
 def test_data_train_size_one_is_refused_with_the_default_batch():
     with pytest.raises(ConfigError, match=r"data\.train_size=1 is fewer rows than one step draws: 8 prompt"):
-        config.check_train(compose(["hardware=cpu", "model=tiny", "data.train_size=1"]))
+        Sections(compose(["hardware=cpu", "model=tiny", "data.train_size=1"])).check("train")
 
 
 def test_periodic_eval_needs_held_out_rows():
     cfg = compose([*BASE, "data.test_size=0", "periodic_eval.every=1"])
     with pytest.raises(ConfigError, match=r"^periodic_eval\.every=1 .*data\.test_size=0"):
-        config.check_train(cfg)
-    config.check_train(compose([*BASE, "data.test_size=0", "periodic_eval.every=1", "bench=countdown"]))
-    config.check_train(compose([*BASE, "data.test_size=0"]))
+        Sections(cfg).check("train")
+    Sections(compose([*BASE, "data.test_size=0", "periodic_eval.every=1", "bench=countdown"])).check("train")
+    Sections(compose([*BASE, "data.test_size=0"])).check("train")
 
 
 def test_rows_are_checked_again_once_the_data_is_built():
     cfg = composed("data")
-    needed = prompts_per_step(cfg)
+    needed = Sections(cfg).prompts_per_step()
     with pytest.raises(ConfigError, match=rf"gives {needed - 1} training row\(s\), fewer than one step draws"):
-        config.check_rows(cfg, needed - 1, 10)
-    config.check_rows(cfg, needed, 0)  # periodic eval is off in the smoke recipe
+        Sections(cfg).check_rows(needed - 1, 10)
+    Sections(cfg).check_rows(needed, 0)  # periodic eval is off in the smoke recipe
     with pytest.raises(ConfigError, match=r"periodic_eval\.every=2 has no held-out rows"):
-        config.check_rows(with_value(cfg, "periodic_eval.every", 2), needed, 0)
+        Sections(with_value(cfg, "periodic_eval.every", 2)).check_rows(needed, 0)
 
 
 # --- logger -----------------------------------------------------------------------------------------
@@ -265,8 +277,8 @@ def test_rows_are_checked_again_once_the_data_is_built():
 def test_samples_every_n_steps_needs_samples_to_record():
     cfg = with_value(composed("logger"), "logger.samples_per_step", 0)
     with pytest.raises(ConfigError, match=r"logger\.samples_every=\d+ records nothing"):
-        config.check_logger(with_value(cfg, "logger.samples_every", 3))
-    config.check_logger(with_value(cfg, "logger.samples_every", 0))
+        Sections(with_value(cfg, "logger.samples_every", 3)).read("logger")
+    Sections(with_value(cfg, "logger.samples_every", 0)).read("logger")
 
 
 # --- string options take the values TRL declares -----------------------------------------------------
@@ -295,10 +307,10 @@ def test_a_loss_type_trl_does_not_declare_is_refused_naming_it(value):
 
     cfg = with_value(composed("trainer"), "trainer.loss_type", value)
     if value in declared_choices("loss_type"):
-        assert grpo_kwargs(cfg, "out", [1.0])["loss_type"] == value
+        assert grpo_kwargs(Sections(cfg), "out", [1.0])["loss_type"] == value
         return
     with pytest.raises(ConfigError) as err:
-        grpo_kwargs(cfg, "out", [1.0])
+        grpo_kwargs(Sections(cfg), "out", [1.0])
     message = str(err.value)
     assert message.startswith(f"trainer.loss_type={value!r} is not one of GRPOConfig.loss_type's values")
     assert "grpo, dr_grpo, dapo" in message and "\n" not in message
@@ -309,7 +321,7 @@ def test_each_declared_loss_type_builds_a_grpo_config(loss_type, tmp_path):
     from r1exp.grpo_args import build_grpo_config
 
     cfg = with_value(composed("trainer"), "trainer.loss_type", loss_type)
-    assert build_grpo_config(cfg, tmp_path, [1.0, 0.1, 0.5], check_only=True).loss_type == loss_type
+    assert build_grpo_config(Sections(cfg), tmp_path, [1.0, 0.1, 0.5], check_only=True).loss_type == loss_type
 
 
 def test_a_misspelled_trainer_option_names_the_closest_option():
@@ -318,4 +330,4 @@ def test_a_misspelled_trainer_option_names_the_closest_option():
     with pytest.raises(
         ConfigError, match=r"^trainer\.lose_type is not a trl\.GRPOConfig option .*did you mean trainer\.loss_type\?"
     ):
-        grpo_kwargs(with_value(composed("trainer"), "trainer.lose_type", "grpo"), "out", [1.0])
+        grpo_kwargs(Sections(with_value(composed("trainer"), "trainer.lose_type", "grpo")), "out", [1.0])

@@ -51,9 +51,11 @@ def test_trace_lengths_are_the_lengths_trl_trains_on(template, tiny_cache, tmp_p
     assert trace_lengths(rows, tokenizer) == [len(ids) for ids in trainer.train_dataset["input_ids"]]
 
 
-def test_a_max_length_shorter_than_every_trace_is_one_line(launch, tmp_path):
+def test_a_max_length_shorter_than_every_trace_is_one_line(launch_here, tmp_path):
     run = tmp_path / "run"
-    proc = launch("+experiment=smoke", "coldstart=solver_traces", "coldstart.max_length=128", f"hydra.run.dir={run}")
+    proc = launch_here(
+        "+experiment=smoke", "coldstart=solver_traces", "coldstart.max_length=128", f"hydra.run.dir={run}"
+    )
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr and "num_samples" not in proc.stderr
     (line,) = error_lines(proc.stderr)
@@ -63,9 +65,9 @@ def test_a_max_length_shorter_than_every_trace_is_one_line(launch, tmp_path):
     assert not (run / "coldstart" / "final").exists()
 
 
-def test_a_cold_start_run_keeps_a_quiet_console(launch, tmp_path):
+def test_a_cold_start_run_keeps_a_quiet_console(launch_here, tmp_path):
     run = tmp_path / "run"
-    proc = launch(
+    proc = launch_here(
         "+experiment=smoke",
         "coldstart=solver_traces",
         "coldstart.max_steps=4",

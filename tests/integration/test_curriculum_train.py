@@ -12,7 +12,7 @@ from tests.integration.test_resume import _kill_after_checkpoint
 pytestmark = pytest.mark.slow
 
 
-def test_curriculum_stage_changes_at_the_configured_step_and_survive_a_resume(launch, tiny_cache, tmp_path):
+def test_curriculum_stage_changes_at_the_configured_step_and_survive_a_resume(launch_here, tiny_cache, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     extra = ["curriculum=numbers", "curriculum.stages.0.until_step=4", "curriculum.stages.1.until_step=100"]
@@ -21,7 +21,7 @@ def test_curriculum_stage_changes_at_the_configured_step_and_survive_a_resume(la
     ckpt_state = json.loads((run / "checkpoints" / "checkpoint-8" / "curriculum_state.json").read_text())
     assert ckpt_state["stage"] == 1 and ckpt_state["changes"][0]["step"] == 4
 
-    proc = launch(*_resume_args(run, extra))
+    proc = launch_here(*_resume_args(run, extra))
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = jsonl.read(run / "metrics.jsonl")
     assert [r["step"] for r in rows] == list(range(1, 17))
@@ -53,9 +53,9 @@ def _resume_args(run, extra):
     ]
 
 
-def test_guided_groups_hold_exactly_one_correct_reference(launch, tmp_path):
+def test_guided_groups_hold_exactly_one_correct_reference(launch_here, tmp_path):
     run = tmp_path / "run"
-    proc = launch(
+    proc = launch_here(
         "+experiment=smoke",
         "trainer.guide_with_reference=true",
         "trainer.max_steps=4",
@@ -85,9 +85,9 @@ def test_guided_groups_hold_exactly_one_correct_reference(launch, tmp_path):
     assert all(r["guided/skipped"] == 0 for r in rows)
 
 
-def test_a_reference_longer_than_the_budget_is_skipped_not_cut(launch, tmp_path):
+def test_a_reference_longer_than_the_budget_is_skipped_not_cut(launch_here, tmp_path):
     run = tmp_path / "run"
-    proc = launch(
+    proc = launch_here(
         "+experiment=smoke",
         "trainer.guide_with_reference=true",
         "trainer.max_steps=2",
@@ -101,12 +101,12 @@ def test_a_reference_longer_than_the_budget_is_skipped_not_cut(launch, tmp_path)
     assert all(r["guided/share"] == 0 and r["guided/skipped"] == 2 for r in rows)  # one per group, 2 groups a step
 
 
-def test_cold_start_lifts_the_format_rate_and_grpo_starts_from_it(launch, tmp_path):
+def test_cold_start_lifts_the_format_rate_and_grpo_starts_from_it(launch_here, tmp_path):
     run = tmp_path / "run"
     # Short, regular traces (3 numbers, no wrong attempts) so a 0.2M-parameter model learns the format
     # in seconds; measured: 300 SFT steps give ~0.9 strict-format rate, the zero model 0.0.
     short = ["data.max_numbers=3", "trainer.max_completion_length=128"]
-    proc = launch(
+    proc = launch_here(
         "+experiment=smoke",
         "coldstart=solver_traces",
         "coldstart.max_steps=300",
@@ -132,7 +132,7 @@ def test_cold_start_lifts_the_format_rate_and_grpo_starts_from_it(launch, tmp_pa
     rates = {}
     for name, target in (("cold", [f"cmd.checkpoint={cold}"]), ("zero", ["model=tiny"])):
         out = tmp_path / f"eval_{name}"
-        proc = launch(
+        proc = launch_here(
             "cmd=eval",
             "+experiment=smoke",
             *target,

@@ -36,12 +36,12 @@ def _own_problems(n):
     ]
 
 
-def test_an_evaluation_set_is_refused_for_training(launch, data_dir, tmp_path):
-    proc = launch(*MATH, "data=math500", f"hydra.run.dir={tmp_path / 'a'}")
+def test_an_evaluation_set_is_refused_for_training(launch_here, data_dir, tmp_path):
+    proc = launch_here(*MATH, "data=math500", f"hydra.run.dir={tmp_path / 'a'}")
     assert proc.returncode == 2
     line = error_lines(proc.stderr)[-1]
     assert "data=math500 is an evaluation set" in line and "data=math" in line
-    proc = launch(
+    proc = launch_here(
         *MATH,
         "data=math",
         "data.hub=null",
@@ -58,23 +58,23 @@ def test_an_evaluation_set_is_refused_for_training(launch, data_dir, tmp_path):
     assert "R1EXP_DATA_DIR" in error_lines(proc.stderr)[-1] and "evaluation" in error_lines(proc.stderr)[-1]
 
 
-def test_a_training_file_copied_from_the_benchmark_is_refused(launch, data_dir, tmp_path):
+def test_a_training_file_copied_from_the_benchmark_is_refused(launch_here, data_dir, tmp_path):
     math500 = [json.loads(line)["problem"] for line in (data_dir / "math500.test.jsonl").read_text().splitlines()]
     train = _train_file(tmp_path / "train.jsonl", math500[:20] + _own_problems(80))
     args = [*MATH, "data=math", "data.hub=null", f"data.path={train}", "data.test_size=0", "data.difficulty_field=null"]
     args += ["data.extra_fields=[]", "bench=math500"]
-    proc = launch(*args, f"hydra.run.dir={tmp_path / 'run'}")
+    proc = launch_here(*args, f"hydra.run.dir={tmp_path / 'run'}")
     assert proc.returncode == 2, proc.stderr[-2000:]
     line = error_lines(proc.stderr)[-1]
     assert "overlaps the evaluation set bench=math500: 20 of 500 rows" in line
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
-def test_a_small_overlap_below_the_threshold_is_recorded(launch, data_dir, tmp_path):
+def test_a_small_overlap_below_the_threshold_is_recorded(launch_here, data_dir, tmp_path):
     math500 = [json.loads(line)["problem"] for line in (data_dir / "math500.test.jsonl").read_text().splitlines()]
     train = _train_file(tmp_path / "train.jsonl", math500[:2] + _own_problems(60))
     run = tmp_path / "run"
-    proc = launch(
+    proc = launch_here(
         *MATH,
         "data=math",
         "data.hub=null",

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def trained(launch, tmp_path):
+def trained(launch_here, tmp_path):
     run = tmp_path / "run"
-    proc = launch(
+    proc = launch_here(
         "+experiment=smoke",
         "trainer.max_steps=4",
         "trainer.save_steps=100",
@@ -28,13 +28,13 @@ def trained(launch, tmp_path):
     return run
 
 
-def test_eval_summary_and_rescoring(launch, trained, tmp_path):
+def test_eval_summary_and_rescoring(launch_here, trained, tmp_path):
     rows = jsonl.read(trained / "metrics.jsonl")
     assert [("eval/accuracy" in r) for r in rows] == [False, True, False, True]
     assert all(r["eval/length_mean"] > 0 for r in rows if "eval/length_mean" in r)
 
     out = tmp_path / "eval"
-    proc = launch(
+    proc = launch_here(
         "cmd=eval",
         "+experiment=smoke",
         f"cmd.checkpoint={trained}",
@@ -82,24 +82,26 @@ def test_eval_summary_and_rescoring(launch, trained, tmp_path):
     assert any(r["truncated"] for r in evals) == (summary["truncation_rate"] > 0)
 
     rescored = tmp_path / "rescored.jsonl"
-    proc = launch("cmd=score", "+experiment=smoke", f"cmd.input={out / 'eval.jsonl'}", f"cmd.output={rescored}")
+    proc = launch_here("cmd=score", "+experiment=smoke", f"cmd.input={out / 'eval.jsonl'}", f"cmd.output={rescored}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     again = jsonl.read(rescored)
     assert [r["rewards"] for r in again] == [r["rewards"] for r in evals]
     assert [r["reward"] for r in again] == pytest.approx([r["reward"] for r in evals])
 
 
-def test_eval_refuses_greedy_with_several_samples(launch, tmp_path):
-    proc = launch("cmd=eval", "+experiment=smoke", "cmd.k=4", "cmd.temperature=0", f"hydra.run.dir={tmp_path / 'e'}")
+def test_eval_refuses_greedy_with_several_samples(launch_here, tmp_path):
+    proc = launch_here(
+        "cmd=eval", "+experiment=smoke", "cmd.k=4", "cmd.temperature=0", f"hydra.run.dir={tmp_path / 'e'}"
+    )
     assert proc.returncode == 2 and "cmd.k=1" in proc.stderr
 
 
-def test_eval_context_sweep_compares_budgets(launch, trained, tmp_path):
+def test_eval_context_sweep_compares_budgets(launch_here, trained, tmp_path):
     """+sweep=eval_context evaluates one checkpoint at several token budgets, and the report reads it."""
     import csv
 
     sweep = tmp_path / "ctx"
-    proc = launch(
+    proc = launch_here(
         "+sweep=eval_context",
         "+experiment=smoke",
         f"cmd.checkpoint={trained}",
@@ -120,10 +122,10 @@ def test_eval_context_sweep_compares_budgets(launch, trained, tmp_path):
     assert png[:4] == b"\x89PNG" and len(png) > 20000
 
 
-def test_eval_of_a_run_dir_uses_the_run_config_and_records_the_protocol(launch, trained, tmp_path):
+def test_eval_of_a_run_dir_uses_the_run_config_and_records_the_protocol(launch_here, trained, tmp_path):
     """No +experiment here: data, template, reward and token budget come from the run's own config."""
     out = tmp_path / "eval"
-    proc = launch(
+    proc = launch_here(
         "cmd=eval",
         f"cmd.checkpoint={trained}",
         "hardware=cpu",
@@ -151,15 +153,17 @@ def test_eval_of_a_run_dir_uses_the_run_config_and_records_the_protocol(launch, 
     assert (out / "eval_config.yaml").exists()
 
 
-def test_eval_on_a_bench_by_name(launch, trained, tmp_path):
+def test_eval_on_a_bench_by_name(launch_here, trained, tmp_path):
     out = tmp_path / "bench"
-    proc = launch(
+    proc = launch_here(
         "cmd=eval", f"cmd.checkpoint={trained}", "hardware=cpu", "bench=countdown", "cmd.k=1", "cmd.temperature=0",
         "cmd.limit=4", f"hydra.run.dir={out}",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["protocol"]["eval_set"] == "bench=countdown" and summary["prompts"] == 4
-    proc = launch("cmd=eval", f"cmd.checkpoint={trained}", "hardware=cpu", "bench=math500", f"hydra.run.dir={out}2")
+    proc = launch_here(
+        "cmd=eval", f"cmd.checkpoint={trained}", "hardware=cpu", "bench=math500", f"hydra.run.dir={out}2"
+    )
     assert proc.returncode == 2
     assert "bench=math500 is scored by math_correct" in error_lines(proc.stderr)[-1]

@@ -21,12 +21,12 @@ def _env() -> dict[str, str]:
     return {"PYTHONPATH": os.pathsep.join([str(TASK), os.environ.get("PYTHONPATH", "")])}
 
 
-def test_a_task_and_reward_from_outside_r1exp_train(launch, tmp_path):
+def test_a_task_and_reward_from_outside_r1exp_train(launch_here, tmp_path):
     run = tmp_path / "run"
     args = ["+experiment=smoke", f"hydra.searchpath=[file://{TASK / 'conf'}]", "+task=sort_numbers"]
     # A training feature of one's own joins the built-in ones by import path (step_log.py).
     features = "features=[samples,step_log:StepLog]"
-    proc = launch(*args, features, "trainer.max_steps=2", f"hydra.run.dir={run}", env=_env())
+    proc = launch_here(*args, features, "trainer.max_steps=2", f"hydra.run.dir={run}", env=_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (run / "steps.txt").read_text().split() == ["1", "2"]
     assert json.loads((run / "manifest.json").read_text())["step_log"] == "steps.txt"
@@ -38,8 +38,8 @@ def test_a_task_and_reward_from_outside_r1exp_train(launch, tmp_path):
     assert samples and "Sort these numbers" in str(samples[0]["prompt"])
 
 
-def test_an_import_path_that_does_not_import_is_one_line(launch):
-    proc = launch("hardware=cpu", "model=tiny", "reward.terms.correct.fn=no_such_pkg.rewards:mine", timeout=300)
+def test_an_import_path_that_does_not_import_is_one_line(launch_here):
+    proc = launch_here("hardware=cpu", "model=tiny", "reward.terms.correct.fn=no_such_pkg.rewards:mine", timeout=300)
     lines = error_lines(proc.stderr)
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
     assert "reward.terms.correct.fn=no_such_pkg.rewards:mine" in lines[0] and "PYTHONPATH" in lines[0]

@@ -2,24 +2,20 @@
 damaged files and relaunches with another configuration.
 
 One finished 4-step run (checkpoints 2 and 4) is trained once for the module; each scenario works
-on a copy. Launches run in this process (`_launch_here`, the same entry point and argv a user
-types) unless the subprocess is the subject (signals, kills, a crash's traceback).
+on a copy. Launches run in this process (`launch_here`, tests/inprocess.py: the same entry point and
+argv a user types) unless the subprocess is the subject (signals, kills, a crash's traceback).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import os
-import runpy
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,7 +24,8 @@ import torch
 from r1exp.common import jsonl
 from r1exp.tracking.checkpoints import MARKER, mark_complete
 from r1exp.tracking.rundir import LOCK_NAME
-from tests.conftest import ROOT, error_lines, launch_env, run_launch
+from tests.conftest import ROOT, error_lines, launch_env
+from tests.inprocess import run_launch_here
 
 pytestmark = pytest.mark.slow
 
@@ -48,39 +45,11 @@ def _args(run: Path, *extra: str) -> list[str]:
     ]
 
 
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def here(tiny_cache, monkeypatch):
-    """Run launch.py's entry point in this process: (args) -> Result with its exit status and output."""
-    monkeypatch.setenv("R1EXP_CACHE", str(tiny_cache))
-    monkeypatch.setenv("WANDB_MODE", "offline")
-
-    def run(*args: str) -> Result:
-        out, err = io.StringIO(), io.StringIO()
-        monkeypatch.setattr(sys, "argv", [str(ROOT / "launch.py"), *args])
-        code = 0
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                # As `python launch.py ARGS` runs it (Hydra finds conf/ next to a __main__ script).
-                runpy.run_path(str(ROOT / "launch.py"), run_name="__main__")
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-        return Result(code, out.getvalue(), err.getvalue())
-
-    return run
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_cache) -> Path:
     """One finished run of STEPS steps with checkpoints at SAVE and STEPS; scenarios copy it."""
     run = tmp_path_factory.mktemp("faults") / "run"
-    proc = run_launch(_args(run), tiny_cache, run.parent, timeout=900)
+    proc = run_launch_here(_args(run), tiny_cache, run.parent, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return run
 
@@ -121,7 +90,7 @@ def _killed_after(run: Path, step: int) -> None:
         (run / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def _one_line_error(result: Result) -> str:
+def _one_line_error(result: subprocess.CompletedProcess) -> str:
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
     return lines[0]
@@ -143,20 +112,20 @@ def _one_line_error(result: Result) -> str:
         ("trainer.max_completion_length=16", "trainer.max_completion_length: 32 -> 16"),
     ],
 )
-def test_relaunch_with_another_config_is_refused_and_changes_nothing(here, trained, tmp_path, override, named):
+def test_relaunch_with_another_config_is_refused_and_changes_nothing(launch_here, trained, tmp_path, override, named):
     run = _copy(trained, tmp_path)
     before = _snapshot(run)
-    result = here(*_args(run, override))
+    result = launch_here(*_args(run, override))
     assert result.returncode == 2
     line = _one_line_error(result)
     assert named in line and "another configuration" in line, line
     assert _snapshot(run) == before  # no .hydra/ rewrite, no status change, no launch.log line
 
 
-def test_keys_that_may_change_do_resume_and_the_summary_counts_this_launch(here, trained, tmp_path):
+def test_keys_that_may_change_do_resume_and_the_summary_counts_this_launch(launch_here, trained, tmp_path):
     """trainer.max_steps raised (and the logger changed): the finished run goes on from its last checkpoint."""
     run = _copy(trained, tmp_path)
-    result = here(*_args(run, f"trainer.max_steps={STEPS + 1}", "logger.samples_every=2"))
+    result = launch_here(*_args(run, f"trainer.max_steps={STEPS + 1}", "logger.samples_every=2"))
     assert result.returncode == 0, result.stderr[-3000:]
     resuming = [ln for ln in error_lines(result.stderr) if ln.startswith("r1exp: resuming from")]
     assert resuming == [f"r1exp: resuming from checkpoint-{STEPS} (step {STEPS})"]
@@ -182,21 +151,21 @@ def test_keys_that_may_change_do_resume_and_the_summary_counts_this_launch(here,
     ],
     ids=["resume-never", "bad-value"],
 )
-def test_a_refused_relaunch_keeps_a_finished_run_as_it_was(here, trained, tmp_path, extra):
+def test_a_refused_relaunch_keeps_a_finished_run_as_it_was(launch_here, trained, tmp_path, extra):
     run = _copy(trained, tmp_path)
     before = _snapshot(run)
-    result = here(*_args(run, *extra))
+    result = launch_here(*_args(run, *extra))
     assert result.returncode == 2
     _one_line_error(result)
     assert _snapshot(run) == before and _status(run)["status"] == "ok"
 
 
-def test_a_truncated_manifest_is_one_line(here, trained, tmp_path):
+def test_a_truncated_manifest_is_one_line(launch_here, trained, tmp_path):
     run = _copy(trained, tmp_path)
     manifest = run / "manifest.json"
     manifest.write_bytes(manifest.read_bytes()[:100])
     before = _snapshot(run)
-    result = here(*_args(run))
+    result = launch_here(*_args(run))
     assert result.returncode == 2
     line = _one_line_error(result)
     assert "manifest.json is not valid JSON" in line and "JSONDecodeError" not in result.stderr
@@ -213,7 +182,7 @@ def _every_step_once(run: Path) -> None:
     assert all(sampled.count(s) == sampled.count(1) for s in set(sampled))
 
 
-def test_every_checkpoint_damaged_starts_over_with_the_old_logs_aside(here, trained, tmp_path):
+def test_every_checkpoint_damaged_starts_over_with_the_old_logs_aside(launch_here, trained, tmp_path):
     """Two kinds of damage at once: a same-length corruption in the newest weights, a missing
     scheduler state in the one before. Both are set aside with a line each; the run starts over."""
     run = _copy(trained, tmp_path)
@@ -224,7 +193,7 @@ def test_every_checkpoint_damaged_starts_over_with_the_old_logs_aside(here, trai
     weights.write_bytes(bytes(data))
     (run / "checkpoints" / f"checkpoint-{SAVE}" / "scheduler.pt").unlink()
     old_metrics = (run / "metrics.jsonl").read_text()
-    result = here(*_args(run))
+    result = launch_here(*_args(run))
     assert result.returncode == 0, result.stderr[-3000:]
     lines = error_lines(result.stderr)
     aside = [ln for ln in lines if "set aside" in ln]
@@ -241,25 +210,25 @@ def test_every_checkpoint_damaged_starts_over_with_the_old_logs_aside(here, trai
     assert record["restarts"][-1]["earlier_logs"] == kept[0].parent.name
 
 
-def test_killed_during_the_first_save_starts_over(here, trained, tmp_path):
+def test_killed_during_the_first_save_starts_over(launch_here, trained, tmp_path):
     """A kill inside the first save leaves a checkpoint without its completion marker: not used."""
     run = _copy(trained, tmp_path)
     _killed_after(run, SAVE)
     (run / "checkpoints" / f"checkpoint-{SAVE}" / MARKER).unlink()
-    result = here(*_args(run))
+    result = launch_here(*_args(run))
     assert result.returncode == 0, result.stderr[-3000:]
     assert any("starts over at step 1" in ln for ln in error_lines(result.stderr))
     _every_step_once(run)
 
 
-def test_a_garbled_middle_row_is_kept_aside_on_resume(here, trained, tmp_path):
+def test_a_garbled_middle_row_is_kept_aside_on_resume(launch_here, trained, tmp_path):
     run = _copy(trained, tmp_path)
     _killed_after(run, SAVE)
     metrics = run / "metrics.jsonl"
     lines = metrics.read_text().splitlines()
     lines[0] = lines[0][:20] + "\x00\x00"
     metrics.write_text("\n".join(lines) + "\n")
-    result = here(*_args(run))
+    result = launch_here(*_args(run))
     assert result.returncode == 0, result.stderr[-3000:]
     warned = [ln for ln in error_lines(result.stderr) if "not valid JSON" in ln]
     assert len(warned) == 1 and "line(s) 1 " in warned[0], result.stderr[-2000:]
@@ -299,7 +268,7 @@ def test_damaged_newest_checkpoint_is_set_aside_and_the_one_before_used(trained,
     assert len(lines) == 1 and named in lines[0], lines
 
 
-def test_non_finite_numbers_right_after_resume_name_the_checkpoint(here, trained, tmp_path):
+def test_non_finite_numbers_right_after_resume_name_the_checkpoint(launch_here, trained, tmp_path):
     """A checkpoint saved with a NaN in its optimizer state (checksums fine): one line naming it."""
     run = _copy(trained, tmp_path)
     _killed_after(run, SAVE)
@@ -310,7 +279,7 @@ def test_non_finite_numbers_right_after_resume_name_the_checkpoint(here, trained
     torch.save(state, ckpt / "optimizer.pt")
     mark_complete(ckpt)
     before = _status(run) if (run / "status.json").exists() else None
-    result = here(*_args(run))
+    result = launch_here(*_args(run))
     assert result.returncode == 2
     errors = [ln for ln in error_lines(result.stderr) if ln.startswith("r1exp: error:")]
     assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
@@ -325,7 +294,7 @@ def _unshare_available() -> bool:
 
 
 @pytest.mark.skipif(not _unshare_available(), reason="needs `unshare -m` (a private mount namespace)")
-def test_full_disk_during_the_first_save_then_relaunch_with_room(here, tiny_cache, tmp_path):
+def test_full_disk_during_the_first_save_then_relaunch_with_room(launch_here, tiny_cache, tmp_path):
     """A run dir with room for the logs but not for a checkpoint: one line; the same dir, given room
     (copied out of the full filesystem), starts over and logs every step once."""
     full, kept = tmp_path / "full", tmp_path / "kept"
@@ -343,7 +312,7 @@ def test_full_disk_during_the_first_save_then_relaunch_with_room(here, tiny_cach
     assert len(lines) == 1 and "No space left on device" in lines[0], proc.stderr[-3000:]
     assert _steps(kept / "metrics.jsonl")  # some steps were logged before the save failed
     assert not list((kept / "checkpoints").glob(f"*/{MARKER}"))
-    result = here(*_args(kept))
+    result = launch_here(*_args(kept))
     assert result.returncode == 0, result.stderr[-3000:]
     assert any("starts over at step 1" in ln for ln in error_lines(result.stderr))
     _every_step_once(kept)
@@ -383,7 +352,7 @@ def _wait_for(proc: subprocess.Popen, ready, timeout: float = 600) -> None:
         time.sleep(0.1)
 
 
-def test_kill_9_before_the_first_checkpoint_then_relaunch(here, tiny_cache, tmp_path):
+def test_kill_9_before_the_first_checkpoint_then_relaunch(launch_here, tiny_cache, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     proc = _start(run, tiny_cache, "trainer.save_steps=3")
@@ -392,14 +361,14 @@ def test_kill_9_before_the_first_checkpoint_then_relaunch(here, tiny_cache, tmp_
     proc.communicate()
     assert not (run / "status.json").exists() and not list((run / "checkpoints").glob("checkpoint-*/" + MARKER))
     first = (run / "metrics.jsonl").read_text()
-    result = here(*_args(run, "trainer.save_steps=3"))
+    result = launch_here(*_args(run, "trainer.save_steps=3"))
     assert result.returncode == 0, result.stderr[-3000:]
     _every_step_once(run)
     assert [p.read_text() for p in run.glob("logs-before-restart-*/metrics.jsonl")] == [first]
 
 
 @pytest.mark.parametrize(("sig", "name", "code"), [(signal.SIGINT, "Ctrl-C", 130), (signal.SIGTERM, "SIGTERM", 143)])
-def test_interrupted_run_ends_with_one_line_status_and_no_lock(here, tiny_cache, tmp_path, sig, name, code):
+def test_interrupted_run_ends_with_one_line_status_and_no_lock(launch_here, tiny_cache, tmp_path, sig, name, code):
     run = tmp_path / "run"
     run.mkdir()
     # More steps than any machine trains before the kill below (a loaded CI machine once finished 400).
@@ -408,7 +377,7 @@ def test_interrupted_run_ends_with_one_line_status_and_no_lock(here, tiny_cache,
         _wait_for(proc, lambda: (run / "checkpoints" / f"checkpoint-{SAVE}" / MARKER).exists())
         config = (run / ".hydra" / "config.yaml").read_bytes()
         # A second launch with other overrides while the run lives: refused, and nothing of the run changes.
-        second = here(*_args(run, "trainer.max_steps=100000", "trainer.beta=0.0"))
+        second = launch_here(*_args(run, "trainer.max_steps=100000", "trainer.beta=0.0"))
         assert second.returncode == 2 and "in use by" in _one_line_error(second)
         assert (run / ".hydra" / "config.yaml").read_bytes() == config and not (run / "status.json").exists()
         os.killpg(proc.pid, sig)

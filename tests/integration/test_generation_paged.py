@@ -23,9 +23,9 @@ def _smoke(run, *extra):
     return ["+experiment=smoke", "generation=paged", f"hydra.run.dir={run}", *extra]
 
 
-def test_paged_full_fine_tune_trains(launch, tmp_path):
+def test_paged_full_fine_tune_trains(launch_here, tmp_path):
     run = tmp_path / "run"
-    proc = launch(*_smoke(run, "trainer.max_steps=3", "logger.samples_every=1"))
+    proc = launch_here(*_smoke(run, "trainer.max_steps=3", "logger.samples_every=1"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = jsonl.read(run / "metrics.jsonl")
     assert [r["step"] for r in rows] == [1, 2, 3]
@@ -39,13 +39,13 @@ def test_paged_full_fine_tune_trains(launch, tmp_path):
     assert set(samples[0]["rewards"]) == {"correct", "format", "soft_format"}
 
 
-def test_paged_lora_with_guided_groups_keeps_fp32_adapters(launch, tmp_path):
+def test_paged_lora_with_guided_groups_keeps_fp32_adapters(launch_here, tmp_path):
     import torch
     from safetensors import safe_open
 
     run = tmp_path / "run"
     # bf16: TRL casts the whole model to bf16 before generate_batch; r1exp puts the fp32 tensors back.
-    proc = launch(
+    proc = launch_here(
         *_smoke(run, "lora=r8", "trainer.guide_with_reference=true", "hardware.bf16=true", "trainer.max_steps=2")
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -101,7 +101,7 @@ def test_paged_decodes_like_hf(tiny_cache, tmp_path):
     assert all(text for text in decoded[True])
 
 
-def test_paged_run_resumes_after_a_kill(launch, tiny_cache, tmp_path):
+def test_paged_run_resumes_after_a_kill(launch_here, tiny_cache, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     args = _smoke(run, "trainer.max_steps=8", "trainer.save_steps=2", "trainer.save_total_limit=4")
@@ -124,7 +124,7 @@ def test_paged_run_resumes_after_a_kill(launch, tiny_cache, tmp_path):
         proc.wait()
     assert not json.loads((run / "manifest.json").read_text())["finished"]
 
-    relaunch = launch(*args)
+    relaunch = launch_here(*args)
     assert relaunch.returncode == 0, relaunch.stderr[-3000:]
     assert [r["step"] for r in jsonl.read(run / "metrics.jsonl")] == list(range(1, 9))
     manifest = json.loads((run / "manifest.json").read_text())

@@ -9,11 +9,11 @@ from tests.integration.test_judge_http import CAPITALS, JudgeServer, write_quest
 pytestmark = pytest.mark.slow
 
 
-def test_guided_groups_insert_the_reference_answer_and_the_judge_scores_it(launch, tmp_path):
+def test_guided_groups_insert_the_reference_answer_and_the_judge_scores_it(launch_here, tmp_path):
     data, run = tmp_path / "qa.jsonl", tmp_path / "run"
     write_questions(data)
     with JudgeServer() as srv:
-        proc = launch(
+        proc = launch_here(
             *zh_smoke(data),
             "judge.backend=openai",
             f"judge.openai.base_url={srv.base_url}",

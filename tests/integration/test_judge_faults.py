@@ -230,13 +230,13 @@ def test_the_api_key_is_redacted_everywhere(tmp_path, monkeypatch, capfd, status
     assert leaked(seen, KEY) == [] and KEY[:12] not in seen
 
 
-def test_training_stops_when_the_judge_server_dies(launch, tmp_path):
+def test_training_stops_when_the_judge_server_dies(launch_here, tmp_path):
     """Steps train while the server answers; once it is gone the run ends with one line, status
     failed, and the checkpoints saved so far are kept."""
     data, run = tmp_path / "qa.jsonl", tmp_path / "run"
     write_questions(data)
     with JudgeServer(max_requests=12) as srv:
-        proc = launch(
+        proc = launch_here(
             *zh_smoke(data),
             "judge.backend=openai",
             f"judge.openai.base_url={srv.base_url}",

@@ -325,10 +325,10 @@ def write_questions(path, n: int = 12) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
-def test_training_keeps_going_when_the_judge_server_is_down(launch, tmp_path):
+def test_training_keeps_going_when_the_judge_server_is_down(launch_here, tmp_path):
     data, run = tmp_path / "qa.jsonl", tmp_path / "run"
     write_questions(data)
-    proc = launch(
+    proc = launch_here(
         *zh_smoke(data),
         "judge.backend=openai",
         f"judge.openai.base_url=http://127.0.0.1:{free_port()}",

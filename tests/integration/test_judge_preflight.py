@@ -10,10 +10,10 @@ from tests.integration.test_judge_http import free_port, write_questions, zh_smo
 pytestmark = pytest.mark.slow
 
 
-def test_training_with_an_unreachable_judge_stops_before_the_model_loads(launch, tmp_path):
+def test_training_with_an_unreachable_judge_stops_before_the_model_loads(launch_here, tmp_path):
     data, run = tmp_path / "qa.jsonl", tmp_path / "run"
     write_questions(data)
-    proc = launch(
+    proc = launch_here(
         *zh_smoke(data),
         "judge.backend=openai",
         f"judge.openai.base_url=http://127.0.0.1:{free_port()}",

@@ -31,13 +31,13 @@ def greedy(model, tokenizer, text: str) -> str:
     return tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)[0]
 
 
-def test_reference_judge_runs_on_the_base_weights(launch, tmp_path):
+def test_reference_judge_runs_on_the_base_weights(launch_here, tmp_path):
     from peft import PeftModel
 
     data, run = tmp_path / "qa.jsonl", tmp_path / "run"
     write_questions(data)
     replies = run / "judge_replies.jsonl"
-    proc = launch(
+    proc = launch_here(
         *zh_smoke(data),
         "lora=r8",
         "judge.backend=reference",
@@ -70,12 +70,12 @@ def test_reference_judge_runs_on_the_base_weights(launch, tmp_path):
     assert any(greedy(trained, tokenizer, t) != r["reply"] for t, r in zip(texts, logged, strict=True))
 
 
-def test_a_reference_judge_that_cannot_follow_the_prompt_stops_the_run_with_one_line(launch, tmp_path):
+def test_a_reference_judge_that_cannot_follow_the_prompt_stops_the_run_with_one_line(launch_here, tmp_path):
     """The default judge.max_failure_rate: a model whose judgments never give a score stops the run at
     its first reward batch, on the console and in status.json, instead of training on the format term."""
     data, run = tmp_path / "qa.jsonl", tmp_path / "run"
     write_questions(data)
-    proc = launch(
+    proc = launch_here(
         *zh_smoke(data),
         "lora=r8",
         "judge.backend=reference",

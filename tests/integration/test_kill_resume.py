@@ -34,7 +34,7 @@ def _steps(run):
     return [r["step"] for r in jsonl.read(run / "metrics.jsonl")]
 
 
-def test_kill_9_after_first_checkpoint_then_relaunch(launch, tiny_cache, tmp_path):
+def test_kill_9_after_first_checkpoint_then_relaunch(launch_here, tiny_cache, tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "R1EXP_CACHE": str(tiny_cache), "WANDB_MODE": "offline"}
     proc = subprocess.Popen(
@@ -61,7 +61,7 @@ def test_kill_9_after_first_checkpoint_then_relaunch(launch, tiny_cache, tmp_pat
     run_id = (run / "wandb_id.txt").read_text().strip()
     assert not before["finished"] and max(_steps(run)) < STEPS
 
-    proc = launch(*_args(run))
+    proc = launch_here(*_args(run))
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     assert _steps(run) == list(range(1, STEPS + 1))

@@ -10,9 +10,9 @@ pytestmark = pytest.mark.slow
 STEPS = 30
 
 
-def _digits_curve(launch, tmp_path, lr: float) -> list[float]:
+def _digits_curve(launch_here, tmp_path, lr: float) -> list[float]:
     run = tmp_path / f"lr{lr}"
-    proc = launch(
+    proc = launch_here(
         "+experiment=smoke",
         "reward=sanity_digits",
         "reward.terms.soft_format=null",
@@ -27,9 +27,9 @@ def _digits_curve(launch, tmp_path, lr: float) -> list[float]:
     return [r["rewards/digits"] for r in jsonl.read(run / "metrics.jsonl")]
 
 
-def test_reward_rises_with_lr_and_not_without(launch, tmp_path):
-    learned = _digits_curve(launch, tmp_path, 1e-2)
-    frozen = _digits_curve(launch, tmp_path, 0.0)
+def test_reward_rises_with_lr_and_not_without(launch_here, tmp_path):
+    learned = _digits_curve(launch_here, tmp_path, 1e-2)
+    frozen = _digits_curve(launch_here, tmp_path, 0.0)
     assert len(learned) == len(frozen) == STEPS
 
     def mean(xs):

@@ -135,21 +135,21 @@ def test_two_processes_resume_after_all_ranks_are_killed(tiny_cache, tmp_path):
     assert state["global_step"] == steps
 
 
-def test_deepspeed_from_the_config_needs_the_package(launch):
-    proc = launch("+experiment=smoke", "hardware.deepspeed=zero2")
+def test_deepspeed_from_the_config_needs_the_package(launch_here):
+    proc = launch_here("+experiment=smoke", "hardware.deepspeed=zero2")
     assert proc.returncode == 2
     lines = error_lines(proc.stderr)
     assert len(lines) == 1 and "hardware.deepspeed=zero2" in lines[0] and "pip install deepspeed" in lines[0]
 
 
-def test_several_processes_need_an_explicit_run_dir(launch):
-    proc = launch("+experiment=smoke", "hardware.processes_per_node=2", env={"WORLD_SIZE": "2", "RANK": "0"})
+def test_several_processes_need_an_explicit_run_dir(launch_here):
+    proc = launch_here("+experiment=smoke", "hardware.processes_per_node=2", env={"WORLD_SIZE": "2", "RANK": "0"})
     assert proc.returncode == 2
     assert "hydra.run.dir" in error_lines(proc.stderr)[0]
 
 
-def test_preset_process_count_must_match_the_launch(launch):
-    proc = launch("hardware=multi_gpu")
+def test_preset_process_count_must_match_the_launch(launch_here):
+    proc = launch_here("hardware=multi_gpu")
     assert proc.returncode == 2
     line = error_lines(proc.stderr)[0]
     assert "hardware.processes_per_node=4 = 4 process(es) but 1 were launched" in line, line

@@ -7,9 +7,9 @@ import json
 from tests.conftest import error_lines
 
 
-def test_plan_7b_recipe_prints_table_and_verdict(launch, tmp_path):
+def test_plan_7b_recipe_prints_table_and_verdict(launch_here, tmp_path):
     run_dir = tmp_path / "plan7b"
-    proc = launch("cmd=plan", "+experiment=math_7b_base_lora_3090", f"hydra.run.dir={run_dir}")
+    proc = launch_here("cmd=plan", "+experiment=math_7b_base_lora_3090", f"hydra.run.dir={run_dir}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
     assert "model=qwen7b" in out and "7.62B params" in out
@@ -34,6 +34,7 @@ def test_plan_7b_recipe_prints_table_and_verdict(launch, tmp_path):
 def test_plan_smoke_recipe_loads_no_model(launch, tmp_path):
     cache = tmp_path / "fresh-cache"
     out_json = tmp_path / "smoke-plan.json"
+    # A subprocess: what a fresh interpreter imports is the subject (this process has torch loaded).
     proc = launch(
         "cmd=plan",
         "+experiment=smoke",
@@ -52,26 +53,28 @@ def test_plan_smoke_recipe_loads_no_model(launch, tmp_path):
     assert not cache.exists() or not any(cache.iterdir())
 
 
-def test_plan_full_7b_on_a_3090_names_the_levers(launch, tmp_path):
-    proc = launch("cmd=plan", "model=qwen7b", "hardware=rtx3090", f"hydra.run.dir={tmp_path / 'p'}")
+def test_plan_full_7b_on_a_3090_names_the_levers(launch_here, tmp_path):
+    proc = launch_here("cmd=plan", "model=qwen7b", "hardware=rtx3090", f"hydra.run.dir={tmp_path / 'p'}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "verdict: does NOT fit" in proc.stdout
     assert "lora=r16: saves" in proc.stdout
 
 
-def test_plan_bad_values_are_one_line(launch, tmp_path):
-    proc = launch("cmd=plan", "cmd.prompt_tokens=0", f"hydra.run.dir={tmp_path / 'a'}")
+def test_plan_bad_values_are_one_line(launch_here, tmp_path):
+    proc = launch_here("cmd=plan", "cmd.prompt_tokens=0", f"hydra.run.dir={tmp_path / 'a'}")
     assert proc.returncode == 2
     assert error_lines(proc.stderr) == [
         "r1exp: error: cmd.prompt_tokens=0 must be a positive integer (tokens of a prompt)"
     ]
-    proc = launch("cmd=plan", "model.path=nobody/nothing", f"hydra.run.dir={tmp_path / 'b'}")
+    proc = launch_here("cmd=plan", "model.path=nobody/nothing", f"hydra.run.dir={tmp_path / 'b'}")
     assert proc.returncode == 2
     (line,) = error_lines(proc.stderr)
     assert line.startswith("r1exp: error: model.path=nobody/nothing: plan knows no shape")
 
 
-def test_plan_against_another_card(launch, tmp_path):
-    proc = launch("cmd=plan", "+experiment=math_7b_base_lora_3090", "cmd.card_gb=16", f"hydra.run.dir={tmp_path / 'c'}")
+def test_plan_against_another_card(launch_here, tmp_path):
+    proc = launch_here(
+        "cmd=plan", "+experiment=math_7b_base_lora_3090", "cmd.card_gb=16", f"hydra.run.dir={tmp_path / 'c'}"
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "verdict: does NOT fit:" in proc.stdout and "of 16.0 GiB (cmd.card_gb)" in proc.stdout

@@ -63,7 +63,7 @@ def _kill_after_checkpoint(run, lora, tiny_cache, min_ckpt=8, min_logged=10, ext
 
 
 @pytest.mark.parametrize("lora", ["none", "r8"])
-def test_interrupted_run_resumes_without_duplicate_steps(launch, tiny_cache, tmp_path, lora):
+def test_interrupted_run_resumes_without_duplicate_steps(launch_here, tiny_cache, tmp_path, lora):
     run = tmp_path / "run"
     run.mkdir()
     _kill_after_checkpoint(run, lora, tiny_cache)
@@ -72,7 +72,7 @@ def test_interrupted_run_resumes_without_duplicate_steps(launch, tiny_cache, tmp
     assert not manifest_before["finished"]
     assert max(r["step"] for r in before) < STEPS
 
-    proc = launch(*_args(run, lora))
+    proc = launch_here(*_args(run, lora))
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     rows = jsonl.read(run / "metrics.jsonl")
@@ -93,7 +93,7 @@ def test_interrupted_run_resumes_without_duplicate_steps(launch, tiny_cache, tmp
     assert state["global_step"] == STEPS
 
 
-def test_resume_refuses_changed_base_weights(launch, tiny_cache, tmp_path):
+def test_resume_refuses_changed_base_weights(launch_here, tiny_cache, tmp_path):
     import shutil
 
     import torch
@@ -103,7 +103,7 @@ def test_resume_refuses_changed_base_weights(launch, tiny_cache, tmp_path):
     run.mkdir()
     _kill_after_checkpoint(run, "none", tiny_cache, min_ckpt=4, min_logged=5)
     # Another tiny seed is another configuration: refused before any model loads.
-    proc = launch(*_args(run, "none"), "model.tiny.seed=1")
+    proc = launch_here(*_args(run, "none"), "model.tiny.seed=1")
     assert proc.returncode == 2
     assert "model.tiny.seed: 0 -> 1" in proc.stderr and "another configuration" in proc.stderr
     # The same configuration whose weights changed on disk (a model cache that moved, then was
@@ -116,12 +116,12 @@ def test_resume_refuses_changed_base_weights(launch, tiny_cache, tmp_path):
     first = sorted(tensors)[0]
     tensors[first] = tensors[first] + torch.ones_like(tensors[first])
     save_file(tensors, str(weights), metadata={"format": "pt"})
-    proc = launch(*_args(run, "none"), env={"R1EXP_CACHE": str(moved)})
+    proc = launch_here(*_args(run, "none"), env={"R1EXP_CACHE": str(moved)})
     assert proc.returncode == 2
     assert "reference_hash" in proc.stderr and "model.path" in proc.stderr
 
 
-def test_lora_reference_is_the_base_model(launch, tmp_path):
+def test_lora_reference_is_the_base_model(launch_here, tmp_path):
     """After LoRA training, the policy with adapters disabled is exactly the base model."""
     import torch
     from peft import PeftModel
@@ -129,7 +129,9 @@ def test_lora_reference_is_the_base_model(launch, tmp_path):
     from r1exp.models import load_model, load_tokenizer
 
     run = tmp_path / "run"
-    proc = launch("+experiment=smoke", "lora=r8", "trainer.max_steps=6", "trainer.save_steps=3", f"hydra.run.dir={run}")
+    proc = launch_here(
+        "+experiment=smoke", "lora=r8", "trainer.max_steps=6", "trainer.save_steps=3", f"hydra.run.dir={run}"
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     manifest = json.loads((run / "manifest.json").read_text())
     base_path = manifest["model"]["path"]

@@ -17,7 +17,8 @@ import pytest
 
 from r1exp.common import jsonl
 from r1exp.tracking.rundir import LOCK_NAME
-from tests.conftest import ROOT, error_lines, run_launch
+from tests.conftest import ROOT, error_lines
+from tests.inprocess import run_launch_here
 
 pytestmark = pytest.mark.slow
 
@@ -68,7 +69,7 @@ def _as_if_killed_after(run: Path, step: int) -> None:
 def finished_run(tmp_path_factory, tiny_cache) -> Path:
     """One finished smoke run; tests copy it."""
     run = tmp_path_factory.mktemp("finished") / "run"
-    proc = run_launch(_args(run), tiny_cache, run.parent)
+    proc = run_launch_here(_args(run), tiny_cache, run.parent)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return run
 
@@ -78,21 +79,21 @@ def _copy(src: Path, dst: Path) -> Path:
     return dst
 
 
-def test_finished_run_relaunched_is_a_noop(launch, finished_run, tmp_path):
+def test_finished_run_relaunched_is_a_noop(launch_here, finished_run, tmp_path):
     run = _copy(finished_run, tmp_path / "run")
     before = _snapshot(run)
-    proc = launch(*_args(run))
+    proc = launch_here(*_args(run))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert any("finished run" in ln and "nothing to do" in ln for ln in error_lines(proc.stderr)), proc.stderr
     assert _snapshot(run) == before
 
 
-def test_killed_after_last_checkpoint_only_finishes(launch, finished_run, tmp_path):
+def test_killed_after_last_checkpoint_only_finishes(launch_here, finished_run, tmp_path):
     run = _copy(finished_run, tmp_path / "run")
     _as_if_killed_after(run, STEPS)
     last = run / "checkpoints" / f"checkpoint-{STEPS}"
     ckpt_before = _snapshot(last)
-    proc = launch(*_args(run))
+    proc = launch_here(*_args(run))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert _steps(run) == list(range(1, STEPS + 1))  # no step max_steps + 1
     assert _snapshot(last) == ckpt_before
@@ -106,13 +107,13 @@ def test_killed_after_last_checkpoint_only_finishes(launch, finished_run, tmp_pa
     assert json.loads((run / "status.json").read_text())["status"] == "ok"
 
 
-def test_corrupt_newest_checkpoint_is_set_aside_and_the_previous_resumed(launch, finished_run, tmp_path):
+def test_corrupt_newest_checkpoint_is_set_aside_and_the_previous_resumed(launch_here, finished_run, tmp_path):
     run = _copy(finished_run, tmp_path / "run")
     _as_if_killed_after(run, STEPS)
     newest = run / "checkpoints" / f"checkpoint-{STEPS}"
     optimizer = newest / "optimizer.pt"
     optimizer.write_bytes(optimizer.read_bytes()[: optimizer.stat().st_size // 2])
-    proc = launch(*_args(run))
+    proc = launch_here(*_args(run))
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [ln for ln in error_lines(proc.stderr) if "set aside" in ln]
     assert len(lines) == 1 and "optimizer.pt" in lines[0], proc.stderr[-3000:]
@@ -124,7 +125,7 @@ def test_corrupt_newest_checkpoint_is_set_aside_and_the_previous_resumed(launch,
     assert record["finished"] and record["final_step"] == STEPS
 
 
-def test_second_launch_into_a_live_run_is_refused(launch, tiny_cache, tmp_path):
+def test_second_launch_into_a_live_run_is_refused(launch_here, tiny_cache, tmp_path):
     run = tmp_path / "run"
     env = {**os.environ, "R1EXP_CACHE": str(tiny_cache), "WANDB_MODE": "offline"}
     first = subprocess.Popen(
@@ -146,7 +147,7 @@ def test_second_launch_into_a_live_run_is_refused(launch, tiny_cache, tmp_path):
         config = (run / ".hydra" / "config.yaml").read_bytes()
         overrides = (run / ".hydra" / "overrides.yaml").read_bytes()
         # Other overrides, as a user who forgot the run was live: refused, and nothing of the live run changes.
-        proc = launch(*_args(run, "trainer.max_steps=100000", "trainer.beta=0.0"))
+        proc = launch_here(*_args(run, "trainer.max_steps=100000", "trainer.beta=0.0"))
         assert proc.returncode == 2
         lines = error_lines(proc.stderr)
         assert len(lines) == 1 and f"pid {first.pid}" in lines[0] and "in use" in lines[0], proc.stderr[-2000:]
@@ -212,19 +213,19 @@ def test_read_only_run_dir_is_one_line(tiny_cache, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_relaunched_sweep_leaves_finished_jobs_alone(launch, tmp_path):
+def test_relaunched_sweep_leaves_finished_jobs_alone(launch_here, tmp_path):
     """Each job of a sweep relaunched into its sweep dir takes the same path: a finished job trains
     no step and keeps every file, .hydra/ and launch.log included (only the sweep's report is rewritten)."""
     sweep = tmp_path / "sweep"
     args = ["-m", *_args(tmp_path / "unused"), "seed=1", f"hydra.sweep.dir={sweep}"]
-    first = launch(*args)
+    first = launch_here(*args)
     assert first.returncode == 0, first.stderr[-3000:]
     job = sweep / "0"
     kept = _snapshot(job)
     for name in ("status.json", "manifest.json", ".hydra/config.yaml", ".hydra/overrides.yaml", "launch.log"):
         assert name in kept, sorted(kept)
     assert "r1exp: trained" in (job / "launch.log").read_text()
-    second = launch(*args)
+    second = launch_here(*args)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "finished run" in second.stderr
     assert _snapshot(job) == kept

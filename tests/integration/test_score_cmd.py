@@ -41,11 +41,11 @@ def _write(path, lines):
     path.write_text("".join(lines))
 
 
-def test_score_writes_per_term_rewards_and_reports_bad_lines(launch, tmp_path):
+def test_score_writes_per_term_rewards_and_reports_bad_lines(launch_here, tmp_path):
     src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     lines = [json.dumps(r) + "\n" for r in ROWS]
     _write(src, [lines[0], "{not json\n", lines[1], '{"prompt": "p"}\n', "\n", lines[2]])
-    proc = launch("cmd=score", "reward=countdown", f"cmd.input={src}", f"cmd.output={dst}")
+    proc = launch_here("cmd=score", "reward=countdown", f"cmd.input={src}", f"cmd.output={dst}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = [json.loads(line) for line in dst.read_text().splitlines()]
     assert [r["rewards"] for r in out] == [
@@ -65,10 +65,10 @@ def test_score_writes_per_term_rewards_and_reports_bad_lines(launch, tmp_path):
     assert re.fullmatch(r"\d{2}-\d{2}-\d{2}_score_in", run_dir.name), run_dir
 
 
-def test_score_with_a_length_term_counts_tokens_with_the_model_tokenizer(launch, tmp_path):
+def test_score_with_a_length_term_counts_tokens_with_the_model_tokenizer(launch_here, tmp_path):
     src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     _write(src, [json.dumps(r) + "\n" for r in ROWS])
-    proc = launch(
+    proc = launch_here(
         "cmd=score",
         "model=tiny",
         "reward=countdown_length_linear",
@@ -83,16 +83,16 @@ def test_score_with_a_length_term_counts_tokens_with_the_model_tokenizer(launch,
     assert lengths[1] > lengths[2]  # the longer completion gets more length reward
 
 
-def test_score_never_overwrites_silently(launch, tmp_path):
+def test_score_never_overwrites_silently(launch_here, tmp_path):
     src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     _write(src, [json.dumps(ROWS[0]) + "\n"])
     dst.write_text("precious\n")
-    proc = launch("cmd=score", f"cmd.input={src}", f"cmd.output={dst}")
+    proc = launch_here("cmd=score", f"cmd.input={src}", f"cmd.output={dst}")
     assert proc.returncode == 2 and "cmd.overwrite=true" in proc.stderr
     assert dst.read_text() == "precious\n"
-    proc = launch("cmd=score", f"cmd.input={src}", f"cmd.output={dst}", "cmd.overwrite=true")
+    proc = launch_here("cmd=score", f"cmd.input={src}", f"cmd.output={dst}", "cmd.overwrite=true")
     assert proc.returncode == 0 and json.loads(dst.read_text())["reward"] == pytest.approx(1.1)
-    proc = launch("cmd=score", f"cmd.input={src}", f"cmd.output={src}", "cmd.overwrite=true")
+    proc = launch_here("cmd=score", f"cmd.input={src}", f"cmd.output={src}", "cmd.overwrite=true")
     assert proc.returncode == 2 and "same file" in proc.stderr
-    proc = launch("cmd=score", f"cmd.input={tmp_path / 'missing.jsonl'}", f"cmd.output={tmp_path / 'o.jsonl'}")
+    proc = launch_here("cmd=score", f"cmd.input={tmp_path / 'missing.jsonl'}", f"cmd.output={tmp_path / 'o.jsonl'}")
     assert proc.returncode == 2 and "cmd.input=" in proc.stderr

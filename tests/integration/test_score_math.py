@@ -20,11 +20,11 @@ ROWS = [
 ]
 
 
-def test_score_math_jsonl(launch, tmp_path):
+def test_score_math_jsonl(launch_here, tmp_path):
     src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     start = time.monotonic()
-    proc = launch("cmd=score", "reward=math", f"cmd.input={src}", f"cmd.output={dst}")
+    proc = launch_here("cmd=score", "reward=math", f"cmd.input={src}", f"cmd.output={dst}")
     elapsed = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = [json.loads(line) for line in dst.read_text().splitlines()]

@@ -18,11 +18,11 @@ ROWS = [
 ]
 
 
-def score(launch, tmp_path, base_url, *extra, env: dict | None = None):
+def score(launch_here, tmp_path, base_url, *extra, env: dict | None = None):
     src, dst = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     lines = [json.dumps(r, ensure_ascii=False) for r in ROWS]
     src.write_text("\n".join([lines[0], "{broken", *lines[1:]]) + "\n", encoding="utf-8")
-    proc = launch(
+    proc = launch_here(
         "cmd=score",
         "reward=zh_general",
         "judge.backend=openai",
@@ -40,9 +40,9 @@ def score(launch, tmp_path, base_url, *extra, env: dict | None = None):
     return proc, out
 
 
-def test_score_with_the_judge_server_and_a_cached_second_run(launch, tmp_path):
+def test_score_with_the_judge_server_and_a_cached_second_run(launch_here, tmp_path):
     with JudgeServer() as server:
-        proc, out = score(launch, tmp_path, server.base_url)
+        proc, out = score(launch_here, tmp_path, server.base_url)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert [r["rewards"] for r in out] == [
             {"answer": 1.0, "reasoning": 1.0, "format": 1.0},
@@ -58,7 +58,7 @@ def test_score_with_the_judge_server_and_a_cached_second_run(launch, tmp_path):
         assert "judge/cache_hits" not in summary["reward_stats"]
         n = len(server.requests)
 
-        proc, again = score(launch, tmp_path, server.base_url)
+        proc, again = score(launch_here, tmp_path, server.base_url)
         assert proc.returncode == 0 and again == out
         # Only the start-up test judgment (never cached) reached the server: every judgment came from the cache.
         assert len(server.requests) == n + 1
@@ -66,8 +66,8 @@ def test_score_with_the_judge_server_and_a_cached_second_run(launch, tmp_path):
         assert stats["judge/cache_hits"] == 5 and "judge/calls" not in stats
 
 
-def test_score_with_the_server_down_stops_with_one_line(launch, tmp_path):
-    proc, _ = score(launch, tmp_path, f"http://127.0.0.1:{free_port()}", "judge.openai.cache=false")
+def test_score_with_the_server_down_stops_with_one_line(launch_here, tmp_path):
+    proc, _ = score(launch_here, tmp_path, f"http://127.0.0.1:{free_port()}", "judge.openai.cache=false")
     lines = error_lines(proc.stderr)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     # The start-up test judgment finds the dead endpoint before any row is read.
@@ -75,10 +75,10 @@ def test_score_with_the_server_down_stops_with_one_line(launch, tmp_path):
     assert "judge.openai.base_url" in lines[-1]
 
 
-def test_score_with_the_server_down_gives_none_for_judge_terms(launch, tmp_path):
+def test_score_with_the_server_down_gives_none_for_judge_terms(launch_here, tmp_path):
     # Failures tolerated (max_failure_rate=1): judge terms are None, the rest is scored.
     proc, out = score(
-        launch, tmp_path, f"http://127.0.0.1:{free_port()}", "judge.openai.cache=false", "judge.max_failure_rate=1"
+        launch_here, tmp_path, f"http://127.0.0.1:{free_port()}", "judge.openai.cache=false", "judge.max_failure_rate=1"
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert [r["rewards"]["answer"] for r in out] == [None, None, 0.0]
@@ -89,8 +89,8 @@ def test_score_with_the_server_down_gives_none_for_judge_terms(launch, tmp_path)
     assert "r1exp: warning:" in proc.stderr and "failed a test judgment" in proc.stderr
 
 
-def test_score_on_the_reference_backend_is_one_line_naming_it(launch, tmp_path):
-    proc, _ = score(launch, tmp_path, "http://127.0.0.1:9", "judge.backend=reference")
+def test_score_on_the_reference_backend_is_one_line_naming_it(launch_here, tmp_path):
+    proc, _ = score(launch_here, tmp_path, "http://127.0.0.1:9", "judge.backend=reference")
     lines = error_lines(proc.stderr)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "judge.backend=reference" in lines[-1] and lines[-1].startswith("r1exp: error:")
@@ -103,7 +103,7 @@ def files_under(root) -> dict[str, str]:
     return {str(p): p.read_text(errors="replace") for p in root.rglob("*") if p.is_file()}
 
 
-def test_a_judge_whose_replies_give_no_score_stops_with_one_line_and_the_key_nowhere(launch, tmp_path):
+def test_a_judge_whose_replies_give_no_score_stops_with_one_line_and_the_key_nowhere(launch_here, tmp_path):
     from tests.integration.test_judge_faults import ScriptedServer, encodings, leaked
 
     # Replies without a score line that echo the key in every spelling (a server logging the request back).
@@ -120,7 +120,7 @@ def test_a_judge_whose_replies_give_no_score_stops_with_one_line_and_the_key_now
 
     with ScriptedServer(reply) as server:
         proc, _ = score(
-            launch,
+            launch_here,
             tmp_path,
             server.base_url,
             "judge.openai.api_key_env=R1EXP_TEST_JUDGE_KEY",
@@ -143,10 +143,10 @@ PASTED = "sk-proj-AbC123dEf456GhI789jKl0"
 
 
 @pytest.mark.parametrize("multirun", [False, True])
-def test_a_key_pasted_as_api_key_env_is_refused_before_anything_is_written(launch, tmp_path, multirun):
+def test_a_key_pasted_as_api_key_env_is_refused_before_anything_is_written(launch_here, tmp_path, multirun):
     value = f"JUDGE_KEY,{PASTED}" if multirun else PASTED
     args = [f"hydra.sweep.dir={tmp_path / 'sweep'}", "-m"] if multirun else [f"hydra.run.dir={tmp_path / 'run'}"]
-    proc, _ = score(launch, tmp_path, "http://127.0.0.1:9", f"judge.openai.api_key_env={value}", *args)
+    proc, _ = score(launch_here, tmp_path, "http://127.0.0.1:9", f"judge.openai.api_key_env={value}", *args)
     lines = error_lines(proc.stderr)
     assert proc.returncode == 2 and len(lines) == 1 and "judge.openai.api_key_env" in lines[0], proc.stderr[-2000:]
     assert PASTED not in proc.stdout + proc.stderr

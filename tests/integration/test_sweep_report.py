@@ -3,13 +3,11 @@ failed and the report is still written; cmd=compare and the notebook read the sa
 
 import csv
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from tests.conftest import ROOT, error_lines
+from tests.inprocess import run_launch_here
 
 pytestmark = pytest.mark.slow
 
@@ -17,15 +15,9 @@ TINY = ["+experiment=smoke", "trainer.max_steps=4", "trainer.save_steps=100", "l
 
 
 def _launch(args, cwd, cache, timeout=600):
-    env = {**os.environ, "R1EXP_CACHE": str(cache), "WANDB_MODE": "offline"}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "launch.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    # In this process (tests/inprocess.py): Hydra's basic launcher runs a sweep's jobs one after another
+    # in the launching process anyway.
+    return run_launch_here(args, cache, cwd, timeout)
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_wandb_offline_run_mirrors_metrics(launch, tmp_path):
+def test_wandb_offline_run_mirrors_metrics(launch_here, tmp_path):
     run = tmp_path / "run"
-    proc = launch(
+    proc = launch_here(
         "+experiment=smoke", "logger=wandb", "trainer.max_steps=4", "trainer.save_steps=2", f"hydra.run.dir={run}"
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -147,6 +147,7 @@ def test_baseline_forms_that_need_no_quoting(tmp_path):
 def test_compare_command_takes_the_documented_baseline(tmp_path):
     """`launch.py cmd=compare cmd.runs=[SWEEP] cmd.baseline=trainer.beta:0.04` as typed in a shell."""
     from r1exp.cmd import compare
+    from r1exp.sections import Sections
 
     sweep = _sweep(tmp_path)
     n = 0
@@ -156,13 +157,13 @@ def test_compare_command_takes_the_documented_baseline(tmp_path):
             n += 1
     out = tmp_path / "report"
     cfg = compose(["cmd=compare", f"cmd.runs=[{sweep}]", f"cmd.output={out}", "cmd.baseline=trainer.beta:0.04"])
-    compare.run(cfg)
+    compare.run(Sections(cfg))
     md = (out / "comparison.md").read_text()
     assert "## Against the baseline (trainer.beta=0.04)" in md
     assert "lower" not in md and "higher than the baseline" in md
     bad = compose(["cmd=compare", f"cmd.runs=[{sweep}]", f"cmd.output={out}", "cmd.baseline=trainer.beta:7"])
     with pytest.raises(ConfigError, match=r"give KEY:VALUE \(e\.g\. cmd\.baseline=trainer\.beta:0\.04\) or the job"):
-        compare.run(bad)
+        compare.run(Sections(bad))
 
 
 ZH_CONFIG = {

@@ -14,6 +14,7 @@ from r1exp import distributed
 from r1exp.distributed import Layout, job_layout, on_rank0
 from r1exp.errors import ConfigError, MissingDependencyError, UserError
 from r1exp.grpo_args import build_grpo_config, grpo_kwargs
+from r1exp.sections import Sections
 from tests.conftest import compose
 
 
@@ -119,25 +120,25 @@ def test_vllm_server_needs_vllm_on_the_node(tmp_path):
 @pytest.mark.parametrize("name, stage", [("zero2", 2), ("zero3", 3)])
 def test_deepspeed_from_the_config(name, stage, tmp_path):
     cfg = compose(["hardware=multi_gpu", f"hardware.deepspeed={name}"])
-    kwargs = grpo_kwargs(cfg, tmp_path, [1.0, 0.1])
+    kwargs = grpo_kwargs(Sections(cfg), tmp_path, [1.0, 0.1])
     assert kwargs["deepspeed"]["zero_optimization"]["stage"] == stage
     assert kwargs["deepspeed"]["train_micro_batch_size_per_gpu"] == "auto"
     # the config itself validates anywhere; the run needs the package (one line, before any model)
-    assert build_grpo_config(cfg, tmp_path, [1.0, 0.1], check_only=True).deepspeed is None
+    assert build_grpo_config(Sections(cfg), tmp_path, [1.0, 0.1], check_only=True).deepspeed is None
     with pytest.raises(MissingDependencyError) as err:
-        build_grpo_config(compose(["hardware=cpu", f"hardware.deepspeed={name}"]), tmp_path, [1.0, 0.1])
+        build_grpo_config(Sections(compose(["hardware=cpu", f"hardware.deepspeed={name}"])), tmp_path, [1.0, 0.1])
     assert "pip install deepspeed" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_deepspeed_file_and_unknown_names(tmp_path):
     ds = tmp_path / "ds.json"
     ds.write_text("{}")
-    assert distributed.deepspeed_config({"deepspeed": str(ds)}) == str(ds)
-    assert distributed.deepspeed_config({"deepspeed": None}) is None
-    assert grpo_kwargs(compose(["hardware=cpu"]), tmp_path, [1.0, 0.1]).get("deepspeed") is None
+    assert distributed.deepspeed_config(str(ds)) == str(ds)
+    assert distributed.deepspeed_config(None) is None
+    assert grpo_kwargs(Sections(compose(["hardware=cpu"])), tmp_path, [1.0, 0.1]).get("deepspeed") is None
     for bad in ("zero4", str(tmp_path / "missing.json")):
         with pytest.raises(ConfigError, match=r"hardware\.deepspeed="):
-            distributed.deepspeed_config({"deepspeed": bad})
+            distributed.deepspeed_config(bad)
 
 
 def test_sbatch_refusal_is_one_line():
@@ -211,8 +212,8 @@ def test_config_check_starts_no_process_group(monkeypatch, tmp_path):
     monkeypatch.setenv("RANK", "0")
     monkeypatch.delenv("MASTER_ADDR", raising=False)
     cfg = compose(["hardware=cpu", "hardware.processes_per_node=2"])
-    assert grpo_kwargs(cfg, tmp_path, [1.0, 0.1])["ddp_backend"] == "gloo"  # what the run uses
-    args = build_grpo_config(cfg, tmp_path, [1.0, 0.1], check_only=True)
+    assert grpo_kwargs(Sections(cfg), tmp_path, [1.0, 0.1])["ddp_backend"] == "gloo"  # what the run uses
+    args = build_grpo_config(Sections(cfg), tmp_path, [1.0, 0.1], check_only=True)
     assert args.world_size == 1 and not dist.is_initialized()
     assert os.environ["WORLD_SIZE"] == "2" and os.environ["RANK"] == "0"
 

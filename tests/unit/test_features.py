@@ -7,7 +7,7 @@ import pytest
 
 from r1exp.errors import ConfigError
 from r1exp.features import Feature, Run, Slot, build_features, feature_class, ordered_callbacks
-from r1exp.sections import train_sections
+from r1exp.sections import Sections
 from tests.conftest import compose
 
 
@@ -22,7 +22,7 @@ class NotAFeature:
 
 
 def _names(overrides: list[str]) -> list[str]:
-    sections = train_sections(compose(["+experiment=smoke", *overrides]))
+    sections = Sections(compose(["+experiment=smoke", *overrides]))
     return [f.name for f in build_features(list(sections.features), sections)]
 
 
@@ -78,7 +78,7 @@ def test_callbacks_keep_the_one_order_metrics_need():
 
 
 def test_sections_carry_the_schema_defaults_typed():
-    sections = train_sections(compose(["+experiment=smoke"]))
+    sections = Sections(compose(["+experiment=smoke"]))
     assert sections.periodic_eval.every == 0 and isinstance(sections.periodic_eval.prompts, int)
     assert sections.logger.jsonl is True and sections.trainer.guide_with_reference is False
     assert type(sections.reward).__name__ == "Reward" and sections.reward.format_metric == "format_rate"

@@ -115,6 +115,7 @@ def test_qwen_shaped_model_build(gpu_step, tmp_path, tiny_cache, monkeypatch):
     import json
 
     from r1exp import plan as P
+    from r1exp import schema
     from r1exp.models import TinySpec, build_tiny
 
     case = next(c for c in gpu_step.CASES if c.key == "1.5b-r64")
@@ -126,5 +127,5 @@ def test_qwen_shaped_model_build(gpu_step, tmp_path, tiny_cache, monkeypatch):
     config = json.loads((model_dir / "config.json").read_text())
     assert config["dtype"] == "bfloat16" and config["vocab_size"] == 151936 and config["tie_word_embeddings"]
     assert (model_dir / "tokenizer.json").is_file()
-    shape, source = P.model_shape({"path": str(model_dir)})
+    shape, source = P.model_shape(schema.Model(name="m", path=str(model_dir)))
     assert shape == small and source.endswith("config.json")  # cmd=plan reads the built model's shape

@@ -18,6 +18,7 @@ from r1exp.tasks.zh_general.judge import (
     judge_reasoning,
     parse_score,
     preflight,
+    reader,
 )
 from r1exp.tasks.zh_general.judge import settings as judge_settings
 from tests.conftest import compose
@@ -191,7 +192,7 @@ def test_a_setting_that_is_not_a_number_is_refused_when_the_config_is_composed(k
 
 def test_the_new_settings_have_defaults_when_the_config_lacks_them():
     s = judge_settings(compose([]).judge)
-    assert s.score_scale == 1.0 and s.max_reply_bytes == 65536 and s.reader == ScoreReader(1.0, 65536)
+    assert s.score_scale == 1.0 and s.max_reply_bytes == 65536 and reader(s) == ScoreReader(1.0, 65536)
 
 
 def test_preflight_leaves_a_reference_judge_to_the_failure_stop():

@@ -28,7 +28,7 @@ LAYERS = {
     "r1exp.sampling": 4,
     "r1exp.grpo_args": 4,
     "r1exp.config": 4,
-    "r1exp.schema": 4,
+    "r1exp.schema": 3,
     "r1exp.sections": 4,
     "r1exp.distributed": 4,
     "r1exp.plan": 4,

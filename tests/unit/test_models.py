@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from r1exp import schema
 from r1exp.errors import ModelLoadError
 from r1exp.models import (
     TAG_TOKENS,
@@ -72,20 +73,19 @@ def test_missing_local_dir_fails_with_one_line(tmp_path):
 
 
 def test_weights_hash_sees_base_weights_through_lora(tiny_dir):
-    from omegaconf import OmegaConf
     from peft import get_peft_model
 
     model = load_model(str(tiny_dir), "float32")
     base = weights_hash(model)
-    cfg = OmegaConf.create({"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]})
-    peft_model = get_peft_model(model, lora_config(cfg))
+    lora = schema.Lora(name="r4", r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj"])
+    peft_model = get_peft_model(model, lora_config(lora))
     assert weights_hash(peft_model) == base
     with __import__("torch").no_grad():
         next(p for n, p in peft_model.named_parameters() if "lora_B" in n).add_(1.0)
         assert weights_hash(peft_model) == base  # adapters are not the reference
         peft_model.base_model.model.model.embed_tokens.weight.add_(1.0)
     assert weights_hash(peft_model) != base
-    assert lora_config(OmegaConf.create({"r": None})) is None
+    assert lora_config(schema.Lora(name="none")) is None
 
 
 def test_the_checkpoints_card_names_the_model_the_run_started_from(tmp_path, tiny_dir):

@@ -5,23 +5,24 @@ from __future__ import annotations
 import json
 
 import pytest
-from omegaconf import OmegaConf
 
 from r1exp import plan as P
+from r1exp import schema
 from r1exp.errors import ConfigError
+from r1exp.sections import Sections
 from tests.conftest import compose
 
 GIB = 2**30
 
 
-def composed(*overrides: str) -> dict:
-    return OmegaConf.to_container(compose(list(overrides)), resolve=True)
+def composed(*overrides: str) -> Sections:
+    return Sections(compose(list(overrides)))
 
 
-def toy_config(tmp_path, **hardware) -> dict:
+def toy_config(tmp_path, *overrides: str) -> Sections:
     """A tiny bf16 Qwen2 shape in a local config.json, on a GPU preset: every figure is hand-checkable."""
     model_dir = tmp_path / "toy"
-    model_dir.mkdir()
+    model_dir.mkdir(exist_ok=True)
     (model_dir / "config.json").write_text(
         json.dumps(
             {
@@ -37,24 +38,25 @@ def toy_config(tmp_path, **hardware) -> dict:
             }
         )
     )
-    hw = {
-        "name": "toy",
-        "device": "cuda",
-        "bf16": True,
-        "gradient_checkpointing": True,
-        "per_device_train_batch_size": 2,
-        "gradient_accumulation_steps": 4,
-        "max_memory_gb": 1.5,
-        **hardware,
-    }
-    return {
-        "model": {"name": "toy", "path": str(model_dir), "dtype": "auto", "builder": None},
-        "lora": {"name": "none", "r": None},
-        "hardware": hw,
-        "trainer": {"beta": 0.04, "max_completion_length": 32, "num_generations": 4},
-        "generation": {"name": "hf", "use_vllm": False},
-        "reward": {"terms": {}},
-    }
+    return composed(
+        f"model.path={model_dir}",
+        "model.name=toy",
+        "model.dtype=auto",
+        "lora=none",
+        "hardware=rtx3090",
+        "hardware.name=toy",
+        "hardware.device=cuda",
+        "hardware.bf16=true",
+        "hardware.gradient_checkpointing=true",
+        "hardware.per_device_train_batch_size=2",
+        "hardware.gradient_accumulation_steps=4",
+        "hardware.max_memory_gb=1.5",
+        "trainer.beta=0.04",
+        "trainer.max_completion_length=32",
+        "trainer.num_generations=4",
+        "generation=hf",
+        *overrides,
+    )
 
 
 def component(plan: P.Plan, prefix: str) -> int:
@@ -104,14 +106,13 @@ def test_toy_plan_by_hand(tmp_path):
 
 
 def test_checkpointing_lora_and_beta_change_what_they_should(tmp_path):
-    cfg = toy_config(tmp_path)
-    base = P.estimate(cfg, prompt_tokens=16)
-    no_ckpt = P.estimate(P._with(cfg, {"hardware.gradient_checkpointing": False}), prompt_tokens=16)
+    base = P.estimate(toy_config(tmp_path), prompt_tokens=16)
+    no_ckpt = P.estimate(toy_config(tmp_path, "hardware.gradient_checkpointing=false"), prompt_tokens=16)
     assert component(no_ckpt, "activations") > component(base, "activations")
     assert no_ckpt.phases["train"] > base.phases["train"]
-    beta0 = P.estimate(P._with(cfg, {"trainer.beta": 0.0}), prompt_tokens=16)
+    beta0 = P.estimate(toy_config(tmp_path, "trainer.beta=0.0"), prompt_tokens=16)
     assert component(beta0, "reference model") == 0
-    lora = P.estimate(P._with(cfg, {"lora": {"name": "r8", "r": 8, "target_modules": ["q_proj", "v_proj"]}}), 16)
+    lora = P.estimate(toy_config(tmp_path, "lora=r8", "lora.target_modules=[q_proj,v_proj]"), 16)
     assert component(lora, "reference model") == 0  # the policy with adapters disabled
     lora_params = 2 * 8 * ((64 + 64) + (64 + 32))
     assert component(lora, "LoRA") == lora_params * 4  # PEFT keeps adapters in fp32
@@ -119,26 +120,25 @@ def test_checkpointing_lora_and_beta_change_what_they_should(tmp_path):
 
 
 def test_vllm_share_and_paged_cache(tmp_path):
-    cfg = toy_config(tmp_path)
-    colocate = {"name": "vllm_colocate", "use_vllm": True, "vllm_mode": "colocate", "vllm_gpu_memory_utilization": 0.75}
-    held = P.estimate(P._with(cfg, {"generation": colocate}), prompt_tokens=16)
+    colocate = ("generation=vllm_colocate", "generation.vllm_gpu_memory_utilization=0.75")
+    held = P.estimate(toy_config(tmp_path, *colocate, "generation.vllm_enable_sleep_mode=false"), prompt_tokens=16)
     assert component(held, "vLLM share") == int(0.75 * 2.0 * GIB)  # a share of the whole card
     assert component(held, "KV cache") == 0
     assert held.phases["train"] >= 1.5 * GIB  # held while training
-    sleeping = P.estimate(P._with(cfg, {"generation": {**colocate, "vllm_enable_sleep_mode": True}}), 16)
+    sleeping = P.estimate(toy_config(tmp_path, *colocate, "generation.vllm_enable_sleep_mode=true"), 16)
     assert held.phases["train"] - sleeping.phases["train"] == int(0.75 * 2.0 * GIB)
     # Too small a share for vLLM's own weights, one sequence's cache and its ~1 GiB overhead: it cannot
     # start, and the plan counts what it would need.
-    small = P.estimate(P._with(cfg, {"generation": {**colocate, "vllm_gpu_memory_utilization": 0.25}}), 16)
+    small = P.estimate(
+        toy_config(tmp_path, "generation=vllm_colocate", "generation.vllm_gpu_memory_utilization=0.25"), 16
+    )
     assert component(small, "vLLM share") == 202_304 * 2 + 48 * 256 + GIB
     assert any(n.startswith("vLLM cannot start in 0.5 GiB") for n in small.notes)
-    paged = {
-        "name": "paged",
-        "use_transformers_continuous_batching": True,
-        "transformers_continuous_batching_config": {"num_blocks": 10, "block_size": 32},
-    }
-    assert component(P.estimate(P._with(cfg, {"generation": paged}), 16), "KV cache") == 10 * 32 * 256
-    auto = P.estimate(P._with(cfg, {"generation": {**paged, "transformers_continuous_batching_config": {}}}), 16)
+    blocks = "generation.transformers_continuous_batching_config"
+    paged = toy_config(tmp_path, "generation=paged", f"{blocks}.num_blocks=10", f"{blocks}.block_size=32")
+    assert component(P.estimate(paged, 16), "KV cache") == 10 * 32 * 256
+    # The preset's own cache settings: no block count (sized to the step), blocks of 256 tokens
+    auto = P.estimate(toy_config(tmp_path, "generation=paged"), 16)
     # r1exp sizes the cache to the step (r1exp.paged.workload_sizes): 8 requests of 16 + 32 tokens
     from r1exp.paged import workload_sizes
 
@@ -146,9 +146,27 @@ def test_vllm_share_and_paged_cache(tmp_path):
 
 
 def test_unknown_model_is_one_line_naming_model_path():
-    cfg = {"model": {"name": "x", "path": "someone/unknown-model", "builder": None}}
+    model = composed("model.path=someone/unknown-model").model
     with pytest.raises(ConfigError, match=r"^model.path=someone/unknown-model: plan knows no shape"):
-        P.model_shape(cfg["model"])
+        P.model_shape(model)
+
+
+def test_the_tiny_model_shape_is_the_spec_it_is_built_from():
+    from r1exp.models import TinySpec
+
+    spec = TinySpec()
+    shape, source = P.model_shape(composed("model=tiny").model)
+    assert source == "the tiny model's spec" and shape.dtype == "float32"
+    assert (shape.hidden_size, shape.intermediate_size, shape.num_hidden_layers, shape.vocab_size) == (64, 256, 2, 1024)
+    assert (shape.hidden_size, shape.intermediate_size, shape.vocab_size) == (
+        spec.hidden_size,
+        spec.intermediate_size,
+        spec.vocab_size,
+    )
+    wide, _ = P.model_shape(schema.Model(name="tiny", builder="tiny", tiny={"hidden_size": 32}))
+    assert wide.hidden_size == 32 and wide.intermediate_size == spec.intermediate_size
+    with pytest.raises(ConfigError, match=r"^model.tiny.hiden_size is not a setting of the tiny model"):
+        P.model_shape(schema.Model(name="tiny", builder="tiny", tiny={"hiden_size": 32}))
 
 
 def test_trl_log_prob_chunks_still_match():
@@ -160,9 +178,9 @@ def test_trl_log_prob_chunks_still_match():
 
 
 def test_rtx3090_cap_plus_context_is_the_whole_card():
-    cfg = composed("hardware=rtx3090")
-    assert cfg["hardware"]["max_memory_gb"] + P.CUDA_CONTEXT_GIB == 24.0
-    assert P.card_gib(cfg)[0] == 24.0
+    hardware = composed("hardware=rtx3090").hardware
+    assert hardware.max_memory_gb + P.CUDA_CONTEXT_GIB == 24.0
+    assert P.card_gib(hardware)[0] == 24.0
 
 
 def test_7b_math_recipe_is_at_the_cap_and_a_7b_full_fine_tune_does_not_fit():
@@ -228,7 +246,17 @@ def test_only_the_phases_the_run_has():
     assert all("judge" not in c.phases for c in zh_http.components)
     zh_local = P.estimate(composed("+experiment=zh_7b_instruct_lora_3090", "judge.backend=reference"))
     assert "judge" in zh_local.phases and any(c.name.startswith("judge (reference") for c in zh_local.components)
-    assert P.judge_runs(composed("reward=zh_general")) and not P.judge_runs(composed("reward=math"))
+    assert P.judge_runs(composed("reward=zh_general").reward) and not P.judge_runs(composed("reward=math").reward)
+
+
+def test_a_judge_term_is_found_by_its_function_not_its_name():
+    judged = composed("reward=math", "+reward.terms.graded={fn: judge_answer, weight: 1.0}").reward
+    assert P.judge_runs(judged)
+    named = composed("reward=math", "+reward.terms.judge={fn: math_correct, weight: 1.0}").reward
+    assert not P.judge_runs(named)
+    # reward=zh_general's judge terms are called answer and reasoning; switched off, no judge runs
+    off = composed("reward=zh_general", "reward.terms.answer=null", "reward.terms.reasoning=null").reward
+    assert not P.judge_runs(off)
 
 
 def test_time_estimates_come_from_measured_figures_with_their_source():
@@ -317,8 +345,8 @@ def test_activation_model_matches_what_autograd_saves(lora_r):
 
 
 def test_levers_keep_the_experiment_and_rank_by_saving():
-    cfg = composed("model=qwen1.5b", "hardware=rtx3090", "hardware.gradient_checkpointing=false")
-    plan = P.plan_for(cfg)
+    s = composed("model=qwen1.5b", "hardware=rtx3090", "hardware.gradient_checkpointing=false")
+    plan = P.plan_for(s)
     assert plan.fits is False
     labels = [label for label, _, _ in plan.levers]
     assert "hardware.per_device_train_batch_size=2 hardware.gradient_accumulation_steps=32" in labels
@@ -326,5 +354,19 @@ def test_levers_keep_the_experiment_and_rank_by_saving():
     savings = [saved for _, saved, _ in plan.levers]
     assert savings == sorted(savings, reverse=True) and min(savings) > P.LEVER_ONLY_ABOVE_GIB
     # A smaller micro-batch keeps 64 completions per generation batch (the same experiment).
-    smaller = P._with(cfg, {"hardware.per_device_train_batch_size": 2, "hardware.gradient_accumulation_steps": 32})
+    smaller = P.with_overrides(
+        s, {"hardware.per_device_train_batch_size": 2, "hardware.gradient_accumulation_steps": 32}
+    )
     assert P.estimate(smaller).gen_batch == plan.gen_batch == 64
+    assert s.hardware.per_device_train_batch_size == 4  # a lever changes a copy, never the run's config
+
+
+def test_a_lever_estimates_what_the_same_override_composes():
+    """A what-if is a changed composed config: keys that interpolate the changed one follow it
+    (periodic_eval.max_new_tokens is ${trainer.max_completion_length}), as on the command line."""
+    base = ("+experiment=math_7b_base_lora_3090", "generation=vllm_colocate", "generation.vllm_enable_sleep_mode=false")
+    plan = P.plan_for(composed(*base))
+    assert plan.peak_phase == "eval"  # vLLM's share is held while evaluating: the eval's cache decides
+    saved = {override: gib for override, gib, _ in plan.levers}
+    shorter = P.estimate(composed(*base, "trainer.max_completion_length=512"))
+    assert saved["trainer.max_completion_length=512"] == pytest.approx(plan.peak_gib - shorter.peak_gib)

@@ -59,20 +59,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from r1exp import schema
 from r1exp.common.answers import as_text, last_answer, scored_text
 from r1exp.common.hub import DEFAULT_CACHE
-from r1exp.errors import ConfigError, UserError
+from r1exp.errors import ConfigError, UserError, one_line
 from r1exp.rewards.base import Reward
 from r1exp.rewards.counters import Counters
+from r1exp.schema import KEY_IN_CONFIG, is_env_name
 from r1exp.tasks.zh_general.redaction import REDACTED as REDACTED
 from r1exp.tasks.zh_general.redaction import Redactor
 
-BACKENDS = ("openai", "reference")
 # Part of every cached reply's key: bump it when the rendering of judge prompts changes (quoting,
 # defusing), so replies to the old rendering are not served for the new one.
 PROMPT_VERSION = 2
-# The placeholders each prompt template must hold; each becomes a quoted block.
-PLACEHOLDERS = {"answer": ("question", "reference", "answer"), "reasoning": ("question", "reasoning")}
 CONTEXT_KEYS = ("counters", "judge", "reference_model")
 # ASCII only: `\d` would also take other scripts' digits (`SCORE: ５`), which no judge prompt asks for.
 # A sign is read so that `SCORE: -1` is reported as out of range rather than as no score.
@@ -82,8 +81,6 @@ _MAX_SCORE_LINE = 64
 # Defaults of the settings the judge schema may not declare yet (read with these when absent).
 DEFAULT_SCORE_SCALE = 1.0
 DEFAULT_MAX_REPLY_BYTES = 65536
-# The largest scale the score line can write (four integer digits).
-MAX_SCORE_SCALE = 1000
 # How much of a non-200 body is read: enough for the 200 characters an error line shows.
 ERROR_BODY_BYTES = 4096
 # Why a reply gives no score (counted as judge/bad_reply/<reason>).
@@ -193,119 +190,16 @@ def question_text(prompt: Any, question: Any) -> str:
 
 
 # --- settings ---
+# The judge's settings are `r1exp.schema.Judge` (the `judge` config group's schema), which checks them
+# itself (`Judge.check`); the names and limits it checks against are defined here.
 
 
-@dataclass(frozen=True)
-class OpenAISettings:
-    base_url: str
-    model: str
-    api_key_env: str | None
-    concurrency: int
-    timeout_s: float
-    retries: int
-    backoff_s: float
-    max_backoff_s: float
-    temperature: float
-    max_tokens: int
-    cache: bool
-    cache_dir: str | None
+def reader(s: schema.Judge) -> ScoreReader:
+    """How replies are read under settings `s`."""
+    return ScoreReader(s.score_scale, s.max_reply_bytes)
 
 
-@dataclass(frozen=True)
-class ReferenceSettings:
-    max_new_tokens: int
-    batch_size: int
-    chat_wrapper: str
-
-
-@dataclass(frozen=True)
-class JudgeSettings:
-    backend: str
-    system: str
-    max_chars: int
-    prompts: dict[str, str]
-    replies_path: str | None
-    openai: OpenAISettings
-    reference: ReferenceSettings
-    max_failure_rate: float = 0.2
-    score_scale: float = DEFAULT_SCORE_SCALE
-    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES
-
-    @property
-    def reader(self) -> ScoreReader:
-        return ScoreReader(self.score_scale, self.max_reply_bytes)
-
-
-def _plain(node: Any) -> dict:
-    if node is None:
-        return {}
-    if hasattr(node, "_metadata"):  # a DictConfig
-        from omegaconf import OmegaConf
-
-        return OmegaConf.to_container(node, resolve=True)
-    return dict(node)
-
-
-def _number(node: dict, key: str, path: str, kind: type, minimum: float, default: Any = None) -> Any:
-    value = node.get(key, default)
-    try:
-        if isinstance(value, bool) or value is None:
-            raise ValueError
-        number = kind(value)
-        if kind is int and number != value:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise ConfigError(f"{path}.{key}={value!r} must be a {kind.__name__} >= {minimum}") from None
-    if number < minimum:
-        raise ConfigError(f"{path}.{key}={value!r} must be a {kind.__name__} >= {minimum}")
-    return number
-
-
-def _text(node: dict, key: str, path: str, optional: bool = False) -> str | None:
-    value = node.get(key)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{path}.{key}={value!r} must be a non-empty string")
-    return value
-
-
-def _rate(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ConfigError(f"judge.max_failure_rate={value!r} must be a number from 0 to 1 (a share of requests)")
-    return float(value)
-
-
-def _scale(value: Any) -> float:
-    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-    if number is None or not 0 < number <= MAX_SCORE_SCALE:
-        raise ConfigError(
-            f"judge.score_scale={value!r} must be a number above 0 and at most {MAX_SCORE_SCALE}: the top of the "
-            "scale the judge prompts ask for (1 for 0-1, 10 for a 0-10 judge; a score is divided by it)"
-        )
-    return float(number)
-
-
-# Letters, digits and `_`, not starting with a digit: what a shell can `export`.
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-# A key made only of letters, digits and `_` (`gsk_` + 52 random characters) still has a long word with
-# digits or with both cases; the words of a variable name are short, or spelled in one case.
-_KEY_LIKE_WORD = re.compile(
-    r"(?=[A-Za-z0-9]*[0-9]|[A-Za-z0-9]*[a-z][A-Za-z0-9]*[A-Z]|[A-Za-z0-9]*[A-Z][A-Za-z0-9]*[a-z])[A-Za-z0-9]{16,}"
-)
 _CONVENTIONAL_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
-KEY_IN_CONFIG = (
-    "judge.openai.api_key_env must be the NAME of an environment variable (letters, digits and _, e.g. "
-    "JUDGE_API_KEY); the value given is not one and may be the key itself, so it is not shown: run "
-    "`export JUDGE_API_KEY=<the key>` and pass judge.openai.api_key_env=JUDGE_API_KEY"
-)
-
-
-def is_env_name(value: Any) -> bool:
-    """True for a plausible environment-variable name; False for anything else, a key pasted in its place included."""
-    if not isinstance(value, str) or _ENV_NAME.fullmatch(value) is None:
-        return False
-    return not any(_KEY_LIKE_WORD.fullmatch(word) for word in value.split("_"))
 
 
 def _api_key_env_values(cfg: Any) -> list[Any]:
@@ -358,58 +252,18 @@ def refuse_key_in_config(cfg: Any) -> None:
             raise ConfigError(KEY_IN_CONFIG)
 
 
-def settings(judge: Any) -> JudgeSettings:
-    """Validated judge settings from the `judge` config group (a DictConfig or a dict)."""
-    cfg = _plain(judge)
-    if not cfg:
+def settings(judge: Any) -> schema.Judge:
+    """Checked judge settings from a `schema.Judge` (a run's typed section) or a `judge` config node or dict."""
+    if judge is None or (not isinstance(judge, schema.Judge) and not judge):
         raise ConfigError("judge: no judge config; add judge=default to the defaults (conf/judge/default.yaml)")
-    oa = cfg.get("openai") or {}
-    # First, and never echoed: a key pasted here must not reach any message.
-    key_env = oa.get("api_key_env")
-    if key_env is not None and not is_env_name(key_env):
-        raise ConfigError(KEY_IN_CONFIG)
-    backend = cfg.get("backend")
-    if backend not in BACKENDS:
-        raise ConfigError(f"judge.backend={backend!r} is unknown; use one of {', '.join(BACKENDS)}")
-    prompts = cfg.get("prompts") or {}
-    for kind, names in PLACEHOLDERS.items():
-        template = _text(prompts, kind, "judge.prompts")
-        missing = [f"{{{n}}}" for n in names if f"{{{n}}}" not in template]
-        if missing:
-            raise ConfigError(f"judge.prompts.{kind} must contain {', '.join(missing)}")
-    ref = cfg.get("reference") or {}
-    wrapper = _text(ref, "chat_wrapper", "judge.reference")
-    if "{prompt}" not in wrapper:
-        raise ConfigError("judge.reference.chat_wrapper must contain {prompt}")
-    return JudgeSettings(
-        backend=backend,
-        system=_text(cfg, "system", "judge", optional=True) or "",
-        max_chars=_number(cfg, "max_chars", "judge", int, 1),
-        prompts={k: prompts[k] for k in PLACEHOLDERS},
-        replies_path=_text(cfg, "replies_path", "judge", optional=True),
-        max_failure_rate=_rate(cfg.get("max_failure_rate", 0.2)),
-        score_scale=_scale(cfg.get("score_scale", DEFAULT_SCORE_SCALE)),
-        max_reply_bytes=_number(cfg, "max_reply_bytes", "judge", int, 64, DEFAULT_MAX_REPLY_BYTES),
-        openai=OpenAISettings(
-            base_url=_text(oa, "base_url", "judge.openai") or "",
-            model=_text(oa, "model", "judge.openai") or "",
-            api_key_env=key_env,
-            concurrency=_number(oa, "concurrency", "judge.openai", int, 1),
-            timeout_s=_number(oa, "timeout_s", "judge.openai", float, 0.001),
-            retries=_number(oa, "retries", "judge.openai", int, 0),
-            backoff_s=_number(oa, "backoff_s", "judge.openai", float, 0),
-            max_backoff_s=_number(oa, "max_backoff_s", "judge.openai", float, 0),
-            temperature=_number(oa, "temperature", "judge.openai", float, 0),
-            max_tokens=_number(oa, "max_tokens", "judge.openai", int, 1),
-            cache=bool(oa.get("cache", True)),
-            cache_dir=_text(oa, "cache_dir", "judge.openai", optional=True),
-        ),
-        reference=ReferenceSettings(
-            max_new_tokens=_number(ref, "max_new_tokens", "judge.reference", int, 1),
-            batch_size=_number(ref, "batch_size", "judge.reference", int, 1),
-            chat_wrapper=wrapper,
-        ),
-    )
+    if not isinstance(judge, schema.Judge):
+        from omegaconf.errors import OmegaConfBaseException
+
+        try:
+            judge = schema.typed(judge, schema.Judge)
+        except OmegaConfBaseException as exc:
+            raise ConfigError(f"judge: {one_line(str(exc))}") from None
+    return judge.check()
 
 
 # --- the on-disk cache ---
@@ -491,7 +345,9 @@ class OpenAIBackend:
     raised. Replies are read as a stream and abandoned past `reader.max_bytes`.
     """
 
-    def __init__(self, s: OpenAISettings, system: str, counters: Counters, reader: ScoreReader | None = None) -> None:
+    def __init__(
+        self, s: schema.OpenAIJudge, system: str, counters: Counters, reader: ScoreReader | None = None
+    ) -> None:
         self.s = s
         self.system = system
         self.counters = counters
@@ -666,7 +522,9 @@ NO_REFERENCE_MODEL = (
 class ReferenceBackend:
     """The run's reference model writes the judgment, greedily, in process."""
 
-    def __init__(self, model: Any, s: ReferenceSettings, system: str, counters: Counters, scale: float = 1.0) -> None:
+    def __init__(
+        self, model: Any, s: schema.ReferenceJudge, system: str, counters: Counters, scale: float = 1.0
+    ) -> None:
         if model is None or not getattr(model, "bound", True):
             raise ConfigError(NO_REFERENCE_MODEL)
         self.model = model
@@ -694,16 +552,16 @@ class ReferenceBackend:
         return REFERENCE_FIX
 
 
-def make_backend(s: JudgeSettings, counters: Counters, reference_model: Any = None) -> Any:
+def make_backend(s: schema.Judge, counters: Counters, reference_model: Any = None) -> Any:
     if s.backend == "openai":
-        return OpenAIBackend(s.openai, s.system, counters, s.reader)
+        return OpenAIBackend(s.openai, s.system, counters, reader(s))
     return ReferenceBackend(reference_model, s.reference, s.system, counters, s.score_scale)
 
 
 # --- judging ---
 
 
-def judge_prompts(kind: str, items: list[dict[str, str]], s: JudgeSettings) -> list[str]:
+def judge_prompts(kind: str, items: list[dict[str, str]], s: schema.Judge) -> list[str]:
     """The judge prompt of each item: the kind's template with every value quoted."""
     template = s.prompts[kind]
     return [fill(template, {k: quote(k, v, s.max_chars) for k, v in item.items()}) for item in items]
@@ -720,7 +578,7 @@ class RunBackend:
     """The judge backend of one run: built on first use (the reference model is bound after the
     trainer is built), then kept, so its HTTP client and reply cache live as long as the run."""
 
-    def __init__(self, s: JudgeSettings, counters: Counters, reference_model: Any = None) -> None:
+    def __init__(self, s: schema.Judge, counters: Counters, reference_model: Any = None) -> None:
         self.s = s
         self.counters = counters
         self.reference_model = reference_model
@@ -758,7 +616,7 @@ class RunBackend:
             )
 
 
-def _failure_line(backend: Any, s: JudgeSettings, judged: int, errors: list[str], bad: list[tuple[str, str]]) -> str:
+def _failure_line(backend: Any, s: schema.Judge, judged: int, errors: list[str], bad: list[tuple[str, str]]) -> str:
     """`N of M judgments failed (...)`: how many, why, the last example of each cause."""
     parts = []
     if errors:
@@ -779,7 +637,7 @@ def _error_cause(error: str) -> str:
     return "rejected" if error.startswith("HTTP 4") else "unreachable"
 
 
-def _stop_or_warn(backend: Any, s: JudgeSettings, judged: int, errors: list[str], bad: list[tuple[str, str]]) -> None:
+def _stop_or_warn(backend: Any, s: schema.Judge, judged: int, errors: list[str], bad: list[tuple[str, str]]) -> None:
     """Raise one line above judge.max_failure_rate; below it, one warning line (those rows get None)."""
     failed = len(errors) + len(bad)
     if not failed:
@@ -811,8 +669,9 @@ def run_judge(
     """
     if not items:
         return []
-    s = settings(judge)
-    reader = s.reader
+    # A run's backend holds the settings checked at start-up; a call without one checks them now.
+    s = backend.s if isinstance(backend, RunBackend) else settings(judge)
+    read = reader(s)
     counters = counters if counters is not None else Counters()
     prompts = judge_prompts(kind, items, s)
     # Identical prompts (a GRPO group often repeats a completion) are judged once.
@@ -829,7 +688,7 @@ def run_judge(
             verdicts[prompt] = (reply, None, None)
             errors.append(reply.error or "no reply")
             continue
-        score, problem = reader(reply.text)
+        score, problem = read(reply.text)
         verdicts[prompt] = (reply, score, problem)
         if problem is not None:
             counters.add("judge/parse_failures")
@@ -928,7 +787,7 @@ def check(kwargs: dict[str, Any]) -> None:
         return
     s = settings(kwargs["judge"])
     if s.backend == "openai":
-        OpenAIBackend(s.openai, s.system, Counters(), s.reader)  # reads the API key variable
+        OpenAIBackend(s.openai, s.system, Counters(), reader(s))  # reads the API key variable
     elif kwargs.get("reference_model") is None:
         raise ConfigError(NO_REFERENCE_MODEL)
 
