@@ -44,7 +44,7 @@ class Slot(IntEnum):
 class Run:
     """What the features see of a training run; filled in as cmd=train builds it."""
 
-    # The typed config sections (r1exp.sections.TrainSections).
+    # The typed config sections (r1exp.sections.Sections).
     cfg: Any
     out: Path
     terms: list[Any]
