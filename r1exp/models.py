@@ -23,7 +23,7 @@ from typing import Any
 
 from r1exp.common import hub, startup_gc
 from r1exp.common.arith import question
-from r1exp.errors import ConfigError, ModelLoadError, one_line
+from r1exp.errors import ConfigError, ModelLoadError
 
 # Bump when the tiny builder changes, so cached builds are not reused.
 TINY_BUILDER_VERSION = 1
@@ -167,16 +167,22 @@ def _build_tiny_into(spec: TinySpec, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def tiny_spec(model: Any) -> TinySpec:
+    """The tiny model's spec from `model.tiny` (its defaults fill what it leaves out); an unknown key is one line."""
+    given = dict(model.tiny or {})
+    known = [f.name for f in fields(TinySpec)]
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ConfigError(f"model.tiny.{unknown[0]} is not a setting of the tiny model; use some of {', '.join(known)}")
+    return TinySpec(**given)
+
+
 def resolve_path(model: Any) -> str:
     """The model's path or hub id (`model`: an r1exp.schema.Model); builds the tiny model when
     `model.builder` is `tiny`."""
     builder = model.builder
     if builder == "tiny":
-        try:
-            spec = TinySpec(**dict(model.tiny or {}))
-        except TypeError as exc:
-            known = ", ".join(f.name for f in fields(TinySpec))
-            raise ConfigError(f"model.tiny: {one_line(str(exc))}; its keys: {known}") from None
+        spec = tiny_spec(model)
         return str(build_tiny(spec, model.cache_dir or DEFAULT_CACHE))
     if builder not in (None, "", "none"):
         raise ConfigError(f"model.builder={builder!r} is unknown; use 'tiny' or null")

@@ -36,7 +36,7 @@ import copy
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -171,16 +171,9 @@ def model_shape(model: schema.Model) -> tuple[ModelShape, str]:
     """The model's shape and where it came from, without loading weights."""
     if model.builder == "tiny":
         # The spec r1exp.models builds the tiny model from (its defaults fill what model.tiny leaves out).
-        from r1exp.models import TinySpec
+        from r1exp.models import tiny_spec
 
-        given = dict(model.tiny or {})
-        known = [f.name for f in fields(TinySpec)]
-        unknown = sorted(set(given) - set(known))
-        if unknown:
-            raise ConfigError(
-                f"model.tiny.{unknown[0]} is not a setting of the tiny model; use some of {', '.join(known)}"
-            )
-        spec = TinySpec(**given)
+        spec = tiny_spec(model)
         shape = ModelShape(
             hidden_size=spec.hidden_size,
             intermediate_size=spec.intermediate_size,

@@ -8,7 +8,7 @@ under one name is refused.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from r1exp.errors import ConfigError
@@ -38,19 +38,43 @@ def import_path(path: str, field: str) -> Any:
 
 
 class Registry:
-    """Named entries of one kind ("reward", "data source"), each an object or a lazy "module:attr" path."""
+    """Named entries of one kind ("reward", "data source"), each an object or a lazy "module:attr" path.
 
-    def __init__(self, kind: str, entries: Mapping[str, Any] | None = None) -> None:
+    `load`, when given, yields more (name, entry) pairs; it runs on the registry's first use (so a table built from
+    other modules, such as every task's rewards, imports nothing until it is read).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        entries: Mapping[str, Any] | None = None,
+        load: Callable[[], Iterable[tuple[str, Any]]] | None = None,
+    ) -> None:
         self.kind = kind
-        self._entries: dict[str, Any] = {}
+        self._table: dict[str, Any] = {}
+        self._load = load
         for name, entry in (entries or {}).items():
-            self.add(name, entry)
+            self._put(name, entry)
+
+    @property
+    def _entries(self) -> dict[str, Any]:
+        """Every entry, the lazily loaded ones included."""
+        if self._load is not None:
+            load, self._load = self._load, None
+            for name, entry in load():
+                self._put(name, entry)
+        return self._table
+
+    def _put(self, name: str, entry: Any) -> None:
+        if name in self._table:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._table[name] = entry
 
     def add(self, name: str, entry: Any) -> None:
         """Add an object or a "module:attr" path under `name`; a name already taken is refused."""
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is already registered")
-        self._entries[name] = entry
+        self._put(name, entry)
 
     def register(self, name: str) -> Callable[[Any], Any]:
         """Decorator form of `add`, for code that defines entries at run time (tests, notebooks)."""
@@ -66,7 +90,7 @@ class Registry:
         if name in self._entries:
             entry = self._entries[name]
             if isinstance(entry, str):
-                entry = self._entries[name] = import_path(entry, field)
+                entry = self._table[name] = import_path(entry, field)
             return entry
         if isinstance(name, str) and is_import_path(name):
             return import_path(name, field)

@@ -45,26 +45,14 @@ GENERAL_REWARDS = {
 }
 
 
-class _RewardTable(Registry):
-    """The reward table: GENERAL_REWARDS, then every built-in task's `rewards`, read from the tasks on
-    first use (importing this package imports no task). A name declared twice is refused."""
-
-    def __init__(self) -> None:
-        self.kind = "reward"
-
-    def __getattr__(self, name: str) -> Any:
-        # Reached only while the table is not built yet (Registry's methods all read `_entries`).
-        if name != "_entries":
-            raise AttributeError(name)
-        table = Registry(self.kind, GENERAL_REWARDS)
-        for task in TASKS:
-            for reward_name, path in TASKS[task].rewards.items():
-                table.add(reward_name, path)
-        self._entries = table._entries
-        return self._entries
+def _task_rewards() -> list[tuple[str, Any]]:
+    """Every built-in task's own reward terms (`Task.rewards`), read from the tasks on first use."""
+    return [(name, path) for task in TASKS for name, path in TASKS[task].rewards.items()]
 
 
-REWARDS = _RewardTable()
+# The reward table: GENERAL_REWARDS, then every built-in task's rewards (importing this package imports
+# no task). A name declared twice is refused.
+REWARDS = Registry("reward", GENERAL_REWARDS, load=_task_rewards)
 
 
 def task_of(data: Any) -> Task:

@@ -69,7 +69,7 @@ def test_a_reward_name_declared_twice_is_refused(monkeypatch):
     taken = Task(name="mine", source=lambda data: ([], []), rewards={"length": "my_pkg.rewards:length"})
     monkeypatch.setattr(r1exp.tasks, "TASKS", Registry("task", {"mine": taken}))
     with pytest.raises(ValueError, match="reward 'length' is already registered"):
-        type(REWARDS)().names()
+        Registry("reward", GENERAL_REWARDS, load=r1exp.tasks._task_rewards).names()
 
 
 # --- each task's reference, on rows of its own data source ------------------------------------------
