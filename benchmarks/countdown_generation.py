@@ -28,11 +28,12 @@ import time  # noqa: E402
 from fractions import Fraction  # noqa: E402
 
 from r1exp.common.arith import apply_op, question  # noqa: E402
-from r1exp.tasks.countdown.data import CountdownSpec, generate, solve  # noqa: E402
+from r1exp.schema import CountdownData  # noqa: E402
+from r1exp.tasks.countdown.data import generate, solve  # noqa: E402
 from r1exp.tasks.countdown.reward import check_answer  # noqa: E402
 
 
-def row_by_row(spec: CountdownSpec, n: int, seed: int) -> list[dict]:
+def row_by_row(spec: CountdownData, n: int, seed: int) -> list[dict]:
     """The random-expression process one candidate at a time (Python ints and Fractions)."""
     rng = random.Random(seed)
     rows: list[dict] = []
@@ -63,7 +64,7 @@ def row_by_row(spec: CountdownSpec, n: int, seed: int) -> list[dict]:
     return rows
 
 
-def rejection(spec: CountdownSpec, n: int, seed: int) -> int:
+def rejection(spec: CountdownData, n: int, seed: int) -> int:
     """Uniform numbers and target, kept when the exact solver finds a solution."""
     rng = random.Random(seed)
     found = 0
@@ -89,7 +90,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rejection-n", type=int, default=30, help="rows for the (slow) rejection sampler")
     args = parser.parse_args()
-    spec = CountdownSpec()
+    spec = CountdownData()
     generate(spec, 10, seed=0)  # numpy import and first-call costs are start-up, not throughput
 
     # The row-by-row reference draws a quarter as many rows (it is ten times slower); rates compare.

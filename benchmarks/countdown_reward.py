@@ -31,7 +31,8 @@ from collections import Counter
 from fractions import Fraction
 
 from r1exp.rewards.format import strict_format
-from r1exp.tasks.countdown.data import CountdownSpec, generate
+from r1exp.schema import CountdownData
+from r1exp.tasks.countdown.data import generate
 from r1exp.tasks.countdown.reward import countdown_correct
 
 PROMPT = (
@@ -141,7 +142,7 @@ def _wrong_value(rng: random.Random, solution: str) -> str:
 def completion_mix(n: int, seed: int = 0) -> tuple[list[str], list[str], list[list[int]], list[int], list[str]]:
     """`n` completions of a policy mid-training, with their rows and the kind of each."""
     rng = random.Random(seed)
-    rows = generate(CountdownSpec(), n, seed=seed)
+    rows = generate(CountdownData(), n, seed=seed)
     kinds = [
         ("correct", 25),
         ("correct = target", 5),

@@ -18,15 +18,16 @@ import random
 import time
 from pathlib import Path
 
+from r1exp.schema import CountdownData
 from r1exp.tasks import REWARDS
-from r1exp.tasks.countdown.data import CountdownSpec, generate
+from r1exp.tasks.countdown.data import generate
 from r1exp.tasks.math.reward import math_correct
 
 PROMPT = "User: ...\nAssistant: Let me solve this step by step.\n<think>"
 
 
 def countdown_batch(n: int) -> tuple[list, list, dict]:
-    rows = generate(CountdownSpec(), n, seed=0)
+    rows = generate(CountdownData(), n, seed=0)
     rng = random.Random(0)
     completions = []
     for r in rows:

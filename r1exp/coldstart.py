@@ -37,7 +37,7 @@ def trace_rows(rows: list[dict], template: Any, n: int, seed: int, max_wrong: in
         if parts is None:
             continue
         text = render_reference(template, *parts)
-        completion: Any = [{"role": "assistant", "content": text}] if template.get("chat") else text
+        completion: Any = [{"role": "assistant", "content": text}] if template.chat else text
         out.append({"prompt": row["prompt"], "completion": completion})
         if len(out) >= n:
             break

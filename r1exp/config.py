@@ -122,8 +122,8 @@ def missing_keys(node: Any, path: str = "") -> Iterator[str]:
             yield from missing_keys(node._get_node(key), full)
 
 
-def check_complete(cfg: DictConfig, sections: Iterable[str] | None = None) -> None:
-    """No `???` left in `sections` (all but hydra when None), and every interpolation resolves."""
+def check_complete(cfg: DictConfig, sections: Iterable[str] | None = None, resolve: bool = True) -> None:
+    """No `???` left in `sections` (all but hydra when None), and (`resolve`) every interpolation resolves."""
     names = [str(k) for k in cfg if str(k) != "hydra"] if sections is None else list(sections)
     for section in names:
         if section not in cfg:
@@ -132,6 +132,8 @@ def check_complete(cfg: DictConfig, sections: Iterable[str] | None = None) -> No
             raise ConfigError(missing_line(section))
         for key in missing_keys(cfg._get_node(section), section):
             raise ConfigError(missing_line(key))
+        if not resolve:
+            continue
         node = cfg._get_node(section)
         try:
             if isinstance(node, (DictConfig, ListConfig)):

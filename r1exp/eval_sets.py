@@ -49,11 +49,11 @@ def check_bench_reward(s: Sections) -> None:
         return
     reward = s.reward
     term = reward.terms.get(reward.accuracy_term) if reward.accuracy_term else None
-    fn = term.get("fn") if term else None
-    if fn != wanted:
+    ref = term.get("fn") if term else None
+    if ref != wanted:
         raise ConfigError(
             f"bench={name} is scored by {wanted}, but reward={reward.name} counts accuracy with "
-            f"{fn or 'no term'}; pick the reward of that task (e.g. reward=math for math sets)"
+            f"{ref or 'no term'}; pick the reward of that task (e.g. reward=math for math sets)"
         )
 
 
@@ -70,24 +70,32 @@ def problem_text(row: dict, task: Task | None = None) -> str:
     return (task.problem_key if task is not None else question_key)(row)
 
 
-def bench_config(name: str) -> Any:
-    """The `bench=NAME` option's composed config (inside a running Hydra app, or from the repo's conf/)."""
+def bench_config(name: str, seed: int) -> Any:
+    """The `bench=NAME` option's data section, as a run with `seed` composes it (inside a running Hydra app, or
+    from the repo's conf/).
+
+    The group alone is composed, not the whole config: the only key of the rest a bench option reads is
+    `seed` (through its data option's `${seed}`), given here. A set's rows do not depend on it (a file is
+    read whole; the generated Countdown set fixes its own seed), but the config equals the run's own.
+    """
     from pathlib import Path
 
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    overrides = [f"bench={name}"]
+    from r1exp.schema import data_section
+
+    overrides = [f"+bench={name}", f"+seed={int(seed)}"]
     if GlobalHydra.instance().is_initialized():
-        return compose("config", overrides=overrides).bench
+        return data_section(compose(config_name=None, overrides=overrides).bench, "bench")
     conf = Path(__file__).resolve().parents[1] / "conf"
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        return compose("config", overrides=overrides).bench
+        return data_section(compose(config_name=None, overrides=overrides).bench, "bench")
 
 
-def eval_set_rows(name: str, template: Any) -> tuple[list[dict] | None, str | None]:
+def eval_set_rows(name: str, template: Any, seed: int = 0) -> tuple[list[dict] | None, str | None]:
     """(rows, None) of the evaluation set `name`, or (None, why) when it is not available here."""
-    return _bench_set_rows(bench_config(name), template)
+    return _bench_set_rows(bench_config(name, seed), template)
 
 
 def _bench_set_rows(bench: Any, template: Any) -> tuple[list[dict] | None, str | None]:
@@ -139,7 +147,7 @@ def contamination_record(s: Sections, train_rows: Sequence[dict], eval_sets: dic
         for name in task.eval_sets:
             if name in sets or f"bench={name}" in sets:
                 continue
-            config = bench_config(name)
+            config = bench_config(name, s.seed)
             rows, why = _bench_set_rows(config, s.template)
             if rows:
                 sets[name] = (task_of(config), rows)

@@ -921,8 +921,8 @@ def judge_runs(reward: schema.Reward) -> bool:
     for name, term in reward.active_terms().items():
         if not term.get("fn"):
             continue
-        fn = REWARDS.get(str(term["fn"]), f"reward.terms.{name}.fn")
-        if "judge" in tuple(getattr(fn, "context_keys", ())):
+        rew = REWARDS.get(str(term["fn"]), f"reward.terms.{name}.fn")
+        if "judge" in tuple(getattr(rew, "context_keys", ())):
             return True
     return False
 

@@ -69,6 +69,14 @@ class DataBase:
         "test_size": Range(0, whole=True, optional=True, fix="null: the source's own default"),
     }
 
+    def check(self, group: str = "data") -> None:
+        """Rules across this source's own fields (none for most sources)."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A key's value, or `default`: a data section reads like its config node, so a data source
+        written against the node (`data.get("path")`) takes either."""
+        return getattr(self, key, default)
+
 
 @dataclass
 class CountdownData(DataBase):
@@ -80,7 +88,24 @@ class CountdownData(DataBase):
     min_target: int = 10
     max_target: int = 100
     ops: str = "+-*/"
+    # When set, each instance draws its allowed ops from these (mixed easy/hard data for curricula).
     ops_mix: Optional[list[str]] = None
+
+    def check(self, group: str = "data") -> None:
+        """Counts, values and targets are ranges low <= high; ops are a subset of +-*/ without repeats."""
+        if not 2 <= self.min_numbers <= self.max_numbers <= 6:
+            raise ConfigError(
+                f"{group}.min_numbers={self.min_numbers}, {group}.max_numbers={self.max_numbers}: "
+                "need 2 <= min_numbers <= max_numbers <= 6"
+            )
+        if not 0 <= self.min_value <= self.max_value:
+            raise ConfigError(f"{group}.min_value/max_value: need 0 <= min_value <= max_value")
+        if self.min_target > self.max_target:
+            raise ConfigError(f"{group}.min_target/max_target: need min_target <= max_target")
+        for ops in (self.ops, *(self.ops_mix or ())):
+            if not ops or set(ops) - set("+-*/") or len(set(ops)) != len(ops):
+                where = f"{group}.ops_mix" if self.ops_mix else f"{group}.ops"
+                raise ConfigError(f"{where}: {ops!r} is not a subset of '+-*/' without repeats")
 
 
 @dataclass
@@ -102,6 +127,29 @@ class ZhGeneralData(DataBase):
     options_field: Optional[str] = None
     label_field: Optional[str] = None
     difficulty_field: Optional[str] = None
+
+
+# --- template -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Template:
+    """How a row's question becomes the prompt, and a worked solution the completion (r1exp.common.templates)."""
+
+    name: str = MISSING
+    # The prompt: {question} is the row's question, {answer_example} the data's answer_example.
+    text: str = MISSING
+    # The format asks for a <think> block (format rewards read it: `${template.think}`).
+    think: bool = True
+    # Chat messages (an optional system message, then the user's) instead of plain text.
+    chat: bool = False
+    system: Optional[str] = None
+    # The completion a model following the template writes, {think} and {answer} filled in (reference-
+    # guided groups, cold-start traces); null: none, and those features are refused.
+    guide: Optional[str] = None
+
+    def check(self) -> None:
+        require("{question}" in self.text, f"template.text of template={self.name} must contain {{question}}")
 
 
 # --- reward, lora, logger, periodic_eval ------------------------------------------------------------
@@ -616,6 +664,24 @@ def typed(node: Any, cls: type) -> Any:
     return OmegaConf.to_object(node)
 
 
+def data_section(node: Any, group: str = "data") -> Any:
+    """A `data`/`bench` node as its schema's object, checked (`RANGES`, `check()`).
+
+    A data file names its source's schema (`/schema/data/countdown@_here_`); one that names none (a
+    user's own task, whose keys are its source's own) stays a node, with the shared keys' ranges checked.
+    """
+    from omegaconf import OmegaConf
+
+    cls = OmegaConf.get_type(node)
+    if not (isinstance(cls, type) and issubclass(cls, DataBase)):
+        check_ranges(node, group, DataBase.RANGES)
+        return node
+    data = typed(node, cls)
+    check_ranges(data, group, cls.RANGES)
+    data.check(group)
+    return data
+
+
 def root_keys() -> tuple[str, ...]:
     """Every top-level key r1exp knows (`Root`'s fields); `hydra` is Hydra's own."""
     from dataclasses import fields
@@ -626,6 +692,7 @@ def root_keys() -> tuple[str, ...]:
 # group -> option name -> schema; stored as /schema/<group>/<name>.
 SCHEMAS: dict[str, dict[str, type]] = {
     "data": {"countdown": CountdownData, "math": MathData, "zh_general": ZhGeneralData},
+    "template": {"template": Template},
     "reward": {"reward": Reward},
     "lora": {"lora": Lora},
     "logger": {"logger": Logger},

@@ -5,9 +5,10 @@ commands and the functions below them read attributes of typed objects, never th
 section with a schema (r1exp/schema.py) becomes its dataclass (`OmegaConf.to_object`) and runs its own
 checks (`RANGES`, `check()`) as it is converted; `trainer` and `generation` are GRPOConfig options
 (checked against GRPOConfig's own fields in r1exp.grpo_args) of which the keys r1exp reads are typed
-here. Sections that a module of their own parses travel as nodes and that module owns their reading:
-`data` and `bench` (the task's data source, r1exp.tasks), `template` (r1exp.common.templates),
-`curriculum` (r1exp.curriculum: a schedule kind's own schema).
+here. `data` and `bench` become the schema their data file names (`schema.data_section`: Countdown's
+`CountdownData` checks its own ranges); a data file of the user's own that names no schema stays a node,
+its keys its source's own. `curriculum` travels as a node: each schedule kind types its own schema
+(r1exp.curriculum).
 
 The order of the checks is the order `check` converts the sections in: the keys (nothing unknown),
 the trainer's values first (other sections interpolate them, so a wrong one is reported as itself),
@@ -37,13 +38,13 @@ RESUME_MODES = ("auto", "never")
 SEED_MAX = 2**32 - 1
 
 
-def _one_line(fn):
+def _one_line(func):
     """A value OmegaConf cannot resolve while a section is read is one ConfigError line."""
 
-    @functools.wraps(fn)
+    @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return func(*args, **kwargs)
         except OmegaConfBaseException as exc:
             raise ConfigError(omegaconf_line(exc)) from None
 
@@ -54,7 +55,7 @@ def _one_line(fn):
 class Trainer:
     """The trainer group: GRPOConfig options (all of them in `options`), the ones r1exp reads typed."""
 
-    name: str
+    name: str | None  # the conf/trainer option chosen
     beta: float
     max_steps: int
     max_completion_length: int
@@ -105,7 +106,7 @@ class Trainer:
         get = options.get
         limit = get("save_total_limit")
         return cls(
-            name=str(get("name") or "trainer"),
+            name=get("name"),
             beta=float(get("beta")),
             max_steps=int(get("max_steps")),
             max_completion_length=int(get("max_completion_length")),
@@ -124,7 +125,7 @@ class Trainer:
 class Generation:
     """The generation group: GRPOConfig's generation options (all in `options`), the ones r1exp reads typed."""
 
-    name: str
+    name: str | None  # the conf/generation option chosen
     use_vllm: bool
     vllm_mode: str | None
     options: Mapping[str, Any]
@@ -133,7 +134,7 @@ class Generation:
     def of(cls, node: DictConfig | None) -> Generation:
         options = OmegaConf.to_container(node, resolve=True) if node is not None else {}
         return cls(
-            name=str(options.get("name") or "hf"),
+            name=options.get("name"),
             use_vllm=bool(options.get("use_vllm")),
             vllm_mode=options.get("vllm_mode"),
             options=options,
@@ -238,25 +239,24 @@ class Sections:
         node = _node(self.composed, "judge")
         return None if node is None or node._is_none() else typed(node, schema.Judge)
 
-    # Parsed by their own modules (see the module docstring).
+    # The task's data source reads these (r1exp.tasks): typed by the schema the data file names.
     @cached_property
     @_one_line
-    def data(self) -> DictConfig:
-        check_ranges(self.composed.data, "data", schema.DataBase.RANGES)
-        return self.composed.data
-
-    @cached_property
-    def bench(self) -> DictConfig | None:
-        return _node(self.composed, "bench")
+    def data(self) -> Any:
+        return schema.data_section(self.composed.data)
 
     @cached_property
     @_one_line
-    def template(self) -> DictConfig:
-        template = self.composed.template
-        text = template.get("text")
-        if not isinstance(text, str) or "{question}" not in text:
-            raise ConfigError(f"template.text of template={template.name} must contain {{question}}")
-        return template
+    def bench(self) -> Any:
+        """The bench=SET's data section, or None (bench=none)."""
+        node = _node(self.composed, "bench")
+        if node is None or node._is_none() or node.get("name") in (None, "none"):
+            return None
+        return schema.data_section(node, "bench")
+
+    @cached_property
+    def template(self) -> schema.Template:
+        return self._typed("template", schema.Template)
 
     @cached_property
     def curriculum(self) -> DictConfig | None:
@@ -277,6 +277,7 @@ class Sections:
     # --- derived ----------------------------------------------------------------------------------
 
     @cached_property
+    @_one_line
     def _resolved(self) -> dict[str, Any]:
         return OmegaConf.to_container(self.composed, resolve=True)
 
@@ -292,9 +293,7 @@ class Sections:
     @property
     def bench_name(self) -> str | None:
         """The bench=SET evaluated on, or None (bench=none)."""
-        bench = self.bench
-        name = bench.get("name") if bench is not None and not bench._is_none() else None
-        return None if name in (None, "none") else str(name)
+        return None if self.bench is None else str(self.bench.name)
 
     def prompts_per_step(self) -> int | None:
         """Distinct prompts one generation batch draws (TRL's sampler yields no batch from fewer rows)."""
@@ -333,8 +332,10 @@ class Sections:
         if command != "train":
             return self
         self.read("hardware", "data", "lora", "periodic_eval", "logger", "generation", "coldstart")
-        # Anything left: a ??? nothing above reads, an interpolation that does not resolve.
-        check_complete(self.composed)
+        # Anything left: a ??? nothing above reads, an interpolation that does not resolve (the whole
+        # config resolved once, the copy manifest.json records).
+        check_complete(self.composed, resolve=False)
+        self.resolved()
         self.check_train_rules()
         return self
 

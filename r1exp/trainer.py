@@ -9,13 +9,14 @@
 - generation=paged (transformers continuous batching): the paged cache is sized to each step's
   requests, TRL's in-place bf16 cast of the model is undone after generating, and a generation that
   returns fewer completions than requests stops the run (r1exp/paged.py says why).
-- Resume of several CPU processes: `_load_optimizer_and_scheduler` loads the optimizer state onto
-  plain "cpu" (transformers maps it onto `args.device`, "cpu:N" for CPU ranks, which torch.load
-  cannot restore to).
+- Resume of several CPU processes: not a hook; importing this module registers with torch a storage
+  location "cpu:N" (`register_cpu_rank_locations`): transformers loads the optimizer state with
+  map_location=`args.device`, "cpu:N" for CPU ranks, which torch.load alone cannot restore to.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +27,42 @@ from trl import GRPOTrainer
 from r1exp.curriculum import CurriculumSampler
 from r1exp.paged import cuda_cache_budget, keep_dtypes, sized_config
 from r1exp.tracking.timing import StepTimer
+
+_CPU_RANK_LOCATION = re.compile(r"cpu:\d+")
+_cpu_rank_locations_registered = False
+
+
+def _untagged(storage: Any) -> None:
+    """Tags nothing: what torch.save writes stays torch's own tag ("cpu", "cuda:0", ...)."""
+    return None
+
+
+def _cpu_rank_deserialize(storage: Any, location: str) -> Any:
+    """A storage restored to "cpu:N" stays where torch.load read it: on the CPU (one CPU, any index)."""
+    if _CPU_RANK_LOCATION.fullmatch(location):
+        return storage
+    return None
+
+
+def register_cpu_rank_locations() -> None:
+    """Teach torch.load the location "cpu:N" (idempotent).
+
+    With world_size > 1 transformers loads the optimizer state with map_location=args.device; accelerate
+    gives CPU ranks the device "cpu:<local rank>", and torch's own CPU deserializer knows only "cpu"
+    ("don't know how to restore data location of torch.storage.UntypedStorage (tagged with cpu:0)").
+    """
+    global _cpu_rank_locations_registered
+    if _cpu_rank_locations_registered:
+        return
+    # Priority 11: right after torch's "cpu" (10), which declines "cpu:N", and before every accelerator.
+    torch.serialization.register_package(11, _untagged, _cpu_rank_deserialize)
+    _cpu_rank_locations_registered = True
+
+
+# At import, as torch registers its own locations: only code that builds a trainer imports this module
+# (r1exp/training.py, lazily), so the location is known before the trainer loads any checkpoint, and
+# commands that never train leave torch's registry as it is.
+register_cpu_rank_locations()
 
 
 class R1GRPOTrainer(GRPOTrainer):
@@ -46,21 +83,6 @@ class R1GRPOTrainer(GRPOTrainer):
 
         if self.is_world_process_zero():
             write_model_card(self.args.output_dir, get_config_model_id(self.model.config))
-
-    def _load_optimizer_and_scheduler(self, checkpoint):
-        # With world_size > 1 transformers passes map_location=args.device; accelerate gives CPU ranks
-        # the device "cpu:<local rank>", and torch.load knows only "cpu" ("don't know how to restore
-        # data location of torch.storage.UntypedStorage (tagged with cpu:0)"). Show it plain "cpu" for
-        # the load, the location a single process uses; GPU ranks are unchanged.
-        device = self.args.device
-        if checkpoint is None or device.type != "cpu" or device.index is None:
-            return super()._load_optimizer_and_scheduler(checkpoint)
-        # `TrainingArguments.device` is the cached property `_setup_devices`: its value lives in __dict__.
-        self.args.__dict__["_setup_devices"] = torch.device("cpu")
-        try:
-            return super()._load_optimizer_and_scheduler(checkpoint)
-        finally:
-            self.args.__dict__["_setup_devices"] = device
 
     def _get_train_sampler(self, dataset=None):
         if self.curriculum is None:

@@ -88,7 +88,12 @@ def check(s: Sections, out: Path, hydra_overrides: list[str], multirun: bool) ->
 
     Returns the run as the features see it (typed sections, rewards, GRPOConfig) and the features on.
     """
+    from r1exp.tracking.console import quiet_libraries
+
     s.check("train")
+    # Right after the values are checked (which imports no part of it) and before transformers' Trainer
+    # stack loads (GRPOConfig, a reward's tokenizer): its import-time prints and loading bars stay off the console.
+    quiet_libraries(wandb=s.logger.wandb)
     features = build_features(list(s.features), s)
     # No evaluation set is trained on, and a bench is scored by its task's reward.
     check_trainable(s.data)
@@ -368,8 +373,8 @@ def accuracy_name_of(s: Sections) -> str:
 
     term = s.reward.accuracy_term
     spec = s.reward.terms.get(term) if term else None
-    fn = str(spec.get("fn")) if spec is not None else ""
-    return accuracy_name({"reward.accuracy_term": str(term or ""), f"reward.terms.{term}.fn": fn})
+    ref = str(spec.get("fn")) if spec is not None else ""
+    return accuracy_name({"reward.accuracy_term": str(term or ""), f"reward.terms.{term}.fn": ref})
 
 
 def finish(run: Run, features: list[Feature], record: dict, console: Any, is_main: bool, resumed: Path | None) -> dict:

@@ -62,15 +62,15 @@ def accuracy_name(settings: dict[str, str]) -> str:
     term = settings.get("reward.accuracy_term", "")
     if term in ("", "null"):
         return "accuracy"
-    fn = settings.get(f"reward.terms.{term}.fn", "")
-    if not fn:
+    ref = settings.get(f"reward.terms.{term}.fn", "")
+    if not ref:
         return "accuracy"
     from r1exp.tasks import TASKS
 
     # Cheap: reading the tasks imports their data sources, not the math verifier or the judge.
     for name in TASKS:
-        if fn in TASKS[name].accuracy_names:
-            return TASKS[name].accuracy_names[fn]
+        if ref in TASKS[name].accuracy_names:
+            return TASKS[name].accuracy_names[ref]
     return f"{term} score"
 
 

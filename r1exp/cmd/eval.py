@@ -193,7 +193,7 @@ def run(s: Sections) -> dict[str, Any]:
         "config": str(run_config) if run_config else "composed from the command line",
         "eval_set": eval_set,
         "data": s.data.get("name"),
-        "template": s.template.get("name"),
+        "template": s.template.name,
         "reward": reward.name,
         "reward_terms": {
             name: {"fn": term.get("fn"), "weight": term.get("weight")} for name, term in reward.active_terms().items()

@@ -44,7 +44,7 @@ def run(s: Sections) -> dict[str, Any]:
     from hydra.types import RunMode
     from transformers import set_seed
 
-    from r1exp.tracking.console import progress, quiet_libraries
+    from r1exp.tracking.console import progress
     from r1exp.tracking.timing import StepTimer
 
     out = run_dir()
@@ -60,9 +60,6 @@ def run(s: Sections) -> dict[str, Any]:
             rundir.own_records()  # a new run: its records are this launch's from the start
         if relaunch.finished:
             return rundir.skip(out, is_main)
-        # Before transformers' Trainer stack loads (GRPOConfig does): its import-time prints and loading
-        # bars stay off the console.
-        quiet_libraries(wandb=bool(s.composed.logger.get("wandb")))
         hydra = HydraConfig.get()
         run, features = training.check(s, out, list(hydra.overrides.hydra), hydra.mode == RunMode.MULTIRUN)
         # Checkpoints that cannot be loaded are set aside first; a run killed after its last checkpoint

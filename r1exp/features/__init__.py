@@ -55,7 +55,7 @@ class Run:
     data: Any = None
     trainer: Any = None
     timer: Any = None
-    # Reward-term observers: fn(name, prompts, completions, values, columns), shown every reward call.
+    # Reward-term observers: observe(name, prompts, completions, values, columns), shown every reward call.
     observers: list[Any] = field(default_factory=list)
     # (slot, callback) pairs, and metrics sources: prefix -> object with drain() (and optionally amend()).
     callbacks: list[tuple[Slot, Any]] = field(default_factory=list)

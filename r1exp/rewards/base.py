@@ -12,7 +12,7 @@ A reward is a callable in TRL's shape, `reward(prompts, completions, **columns) 
 
 Subclass `Reward`, or declare a plain function with `@reward(...)`. A plain callable without
 declarations (a user's function given by import path) is taken as it is (no columns, no context)
-when it can be called the way TRL calls a reward, `fn(prompts, completions, **kwargs)`: two
+when it can be called the way TRL calls a reward, `reward(prompts, completions, **kwargs)`: two
 positional arguments and any keyword (TRL passes `completion_ids`, `trainer_state`, `log_extra`,
 `log_metric` and every data column). Anything else (`os:system`, a class, a constant) is refused at
 start-up.
@@ -83,16 +83,16 @@ class FunctionReward(Reward):
 
     def __init__(
         self,
-        fn: RewardFn,
+        func: RewardFn,
         columns: tuple[str, ...] = (),
         context_keys: tuple[str, ...] = (),
         needs_token_ids: bool = False,
         value_range: tuple[float, float] = (0.0, 1.0),
         check: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
-        self.fn = fn
-        self.__name__ = getattr(fn, "__name__", type(fn).__name__)
-        self.__doc__ = getattr(fn, "__doc__", None)
+        self.func = func
+        self.__name__ = getattr(func, "__name__", type(func).__name__)
+        self.__doc__ = getattr(func, "__doc__", None)
         self.columns = tuple(columns)
         self.context_keys = tuple(context_keys)
         self.needs_token_ids = needs_token_ids
@@ -102,30 +102,30 @@ class FunctionReward(Reward):
 
     def settings(self) -> frozenset[str]:
         """The keyword parameters the wrapped function names (less TRL's arguments, columns, context)."""
-        return setting_names(self.fn, self)
+        return setting_names(self.func, self)
 
     def __call__(self, prompts: list, completions: list, **kwargs: Any) -> list[float | None]:
-        return self.fn(prompts, completions, **kwargs)
+        return self.func(prompts, completions, **kwargs)
 
     def __repr__(self) -> str:
         return f"<reward {self.__name__}>"
 
 
-def setting_names(fn: Callable[..., Any], declared: Reward) -> frozenset[str]:
-    """Keyword parameters `fn` names that are neither TRL's arguments nor `declared`'s columns or context keys."""
+def setting_names(func: Callable[..., Any], declared: Reward) -> frozenset[str]:
+    """Keyword parameters `func` names that are neither TRL's arguments nor `declared`'s columns or context keys."""
     try:
-        params = inspect.signature(fn).parameters.values()
+        params = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):
         return frozenset()
     named = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     return frozenset(named - {"self", *TRL_ARGUMENTS, *declared.columns, *declared.context_keys})
 
 
-def takes_reward_call(fn: Any, declared: tuple[str, ...] = ()) -> bool:
-    """Whether `fn` can be called as TRL and r1exp call a reward: `fn(prompts, completions, **kwargs)`,
+def takes_reward_call(func: Any, declared: tuple[str, ...] = ()) -> bool:
+    """Whether `func` can be called as TRL and r1exp call a reward: `func(prompts, completions, **kwargs)`,
     the kwargs holding its `declared` columns and context keys (a reward may name those as parameters)."""
     try:
-        inspect.signature(fn).bind([], [], **_PROBE_KWARGS, **dict.fromkeys(declared))
+        inspect.signature(func).bind([], [], **_PROBE_KWARGS, **dict.fromkeys(declared))
     except (TypeError, ValueError):
         return False
     return True
@@ -140,16 +140,16 @@ def reward(
 ) -> Callable[[RewardFn], FunctionReward]:
     """Declare a reward function's capabilities: `@reward(columns=("answer",))`."""
 
-    def deco(fn: RewardFn) -> FunctionReward:
-        return FunctionReward(fn, columns, context_keys, needs_token_ids, value_range, check)
+    def deco(func: RewardFn) -> FunctionReward:
+        return FunctionReward(func, columns, context_keys, needs_token_ids, value_range, check)
 
     return deco
 
 
 def as_reward(obj: Any, field: str) -> Reward:
     """`obj` as a Reward: itself, or a plain callable in TRL's reward shape with whatever it declares."""
-    if isinstance(obj, FunctionReward) and not takes_reward_call(obj.fn, (*obj.columns, *obj.context_keys)):
-        raise ConfigError(_not_a_reward(field, obj.fn))
+    if isinstance(obj, FunctionReward) and not takes_reward_call(obj.func, (*obj.columns, *obj.context_keys)):
+        raise ConfigError(_not_a_reward(field, obj.func))
     if isinstance(obj, Reward):
         return obj
     if not callable(obj):
@@ -181,16 +181,16 @@ def _not_a_reward(field: str, obj: Any) -> str:
     )
 
 
-def check_settings(name: str, fn: str, rew: Reward, kwargs: Mapping[str, Any]) -> None:
-    """Every kwarg of term `name` is a setting its reward takes; a typo is refused with the closest name."""
+def check_settings(name: str, ref: str, rew: Reward, kwargs: Mapping[str, Any]) -> None:
+    """Every kwarg of term `name` is a setting of `rew` (the reward `ref` names); a typo gets the closest name."""
     allowed = rew.settings()
     for key in sorted(set(map(str, kwargs)) - allowed):
         where = f"reward.terms.{name}.kwargs.{key}"
         if not allowed:
-            raise ConfigError(f"{where}: reward {fn} takes no kwargs; drop it (reward.terms.{name}.kwargs={{}})")
+            raise ConfigError(f"{where}: reward {ref} takes no kwargs; drop it (reward.terms.{name}.kwargs={{}})")
         guess = difflib.get_close_matches(key, sorted(allowed), n=1)
         hint = f"did you mean {guess[0]}? " if guess else ""
-        raise ConfigError(f"{where} is not a setting of reward {fn}; {hint}it takes {', '.join(sorted(allowed))}")
+        raise ConfigError(f"{where} is not a setting of reward {ref}; {hint}it takes {', '.join(sorted(allowed))}")
 
 
 class RewardTerm:
@@ -216,11 +216,6 @@ class RewardTerm:
     def context_keys(self) -> tuple[str, ...]:
         return self.reward.context_keys
 
-    @property
-    def fn(self) -> RewardTerm:
-        """The term itself (callable in TRL's shape); kept for callers that call `term.fn(...)`."""
-        return self
-
     def __call__(self, prompts: list, completions: list, **columns: Any) -> list[float | None]:
         values = self.reward(prompts, completions, **{**columns, **self.kwargs})
         for observe in self.observers:
@@ -231,16 +226,17 @@ class RewardTerm:
         return f"<term {self.name}: {self.weight} x {self.reward.__name__}>"
 
 
-def term_spec(name: str, spec: Any) -> tuple[Any, float, dict[str, Any]]:
-    """(fn, weight, kwargs) of one `reward.terms.NAME` entry; one line naming the key when malformed."""
+def term_spec(name: str, spec: Any) -> tuple[str, float, dict[str, Any]]:
+    """(reward reference, weight, kwargs) of one `reward.terms.NAME` entry (keys fn, weight, kwargs);
+    one line naming the key when malformed."""
     where = f"reward.terms.{name}"
     if not isinstance(spec, Mapping):
         raise ConfigError(f"{where}={spec!r} must be {{fn, weight, kwargs}} (or null to switch it off)")
     unknown = sorted(set(map(str, spec)) - set(TERM_KEYS))
     if unknown:
         raise ConfigError(f"{where}.{unknown[0]} is not a term key; a term has {', '.join(TERM_KEYS)}")
-    fn = spec.get("fn")
-    if not isinstance(fn, str) or not fn:
+    ref = spec.get("fn")
+    if not isinstance(ref, str) or not ref:
         raise ConfigError(f"{where}.fn must name a reward (a registered name or pkg.module:attr)")
     weight = spec.get("weight", 1.0)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight):
@@ -248,7 +244,7 @@ def term_spec(name: str, spec: Any) -> tuple[Any, float, dict[str, Any]]:
     kwargs = spec.get("kwargs") or {}
     if not isinstance(kwargs, Mapping):
         raise ConfigError(f"{where}.kwargs={kwargs!r} must be a mapping of keyword arguments")
-    return fn, float(weight), dict(kwargs)
+    return ref, float(weight), dict(kwargs)
 
 
 def build_terms(
@@ -266,9 +262,9 @@ def build_terms(
     for name, spec in terms.items():
         if spec is None:
             continue  # a term switched off with `reward.terms.NAME=null`
-        fn, weight, kwargs = term_spec(name, spec)
-        rew = as_reward(registry.get(fn, f"reward.terms.{name}.fn"), f"reward.terms.{name}.fn={fn}")
-        check_settings(str(name), fn, rew, kwargs)
+        ref, weight, kwargs = term_spec(name, spec)
+        rew = as_reward(registry.get(ref, f"reward.terms.{name}.fn"), f"reward.terms.{name}.fn={ref}")
+        check_settings(str(name), ref, rew, kwargs)
         for key in rew.context_keys:
             if key in context:
                 kwargs[key] = context[key]
@@ -298,7 +294,7 @@ def score_batch(
     prompts: list, completions: list, columns: Mapping[str, list], terms: list[RewardTerm]
 ) -> list[tuple[dict[str, float | None], float | None]]:
     """Every term over the whole batch at once (as the trainer calls them); per row (values, total)."""
-    per_term = {t.name: t.fn(prompts, completions, **columns) for t in terms}
+    per_term = {t.name: t(prompts, completions, **columns) for t in terms}
     out = []
     for i in range(len(completions)):
         values = {name: vals[i] for name, vals in per_term.items()}

@@ -331,3 +331,37 @@ def test_a_misspelled_trainer_option_names_the_closest_option():
         ConfigError, match=r"^trainer\.lose_type is not a trl\.GRPOConfig option .*did you mean trainer\.loss_type\?"
     ):
         grpo_kwargs(Sections(with_value(composed("trainer"), "trainer.lose_type", "grpo")), "out", [1.0])
+
+
+COUNTDOWN_KEYS = ("min_numbers", "max_numbers", "min_value", "max_value", "min_target", "max_target")
+
+
+@SETTINGS
+@given(
+    bounds=st.tuples(*[st.integers(-3, 120) for _ in COUNTDOWN_KEYS]),
+    ops=st.text(alphabet="+-*/^x", max_size=5),
+)
+def test_countdown_data_is_checked_where_the_section_is_read(bounds, ops):
+    """Any Countdown setting is refused in one `data.` line when the data section is read (before a model
+    loads), or draws rows (or says in one line why it cannot): never a traceback from the generator."""
+    from r1exp.tasks.countdown.data import generate
+
+    cfg = copy.deepcopy(composed("data"))
+    for key, value in zip(COUNTDOWN_KEYS, bounds, strict=True):
+        cfg.data[key] = value
+    cfg.data.ops = ops
+    try:
+        data = Sections(cfg).data
+    except ConfigError as exc:
+        line = str(exc)
+        assert line.startswith("data.") and "\n" not in line
+        return
+    assert isinstance(data, schema.CountdownData)
+    assert 2 <= data.min_numbers <= data.max_numbers <= 6 and 0 <= data.min_value <= data.max_value
+    try:
+        rows = generate(data, 3, seed=0)
+    except ConfigError as exc:
+        assert str(exc).startswith("data: could only draw")
+        return
+    assert len(rows) == 3 and all(data.min_target <= r["target"] <= data.max_target for r in rows)
+    assert all(set(r["allowed_ops"]) <= set(ops) for r in rows)

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from r1exp.errors import ConfigError
-from r1exp.tasks.countdown.data import CountdownSpec, generate, row_key, solve, splits
+from r1exp.schema import CountdownData
+from r1exp.tasks.countdown.data import generate, row_key, solve, splits
 from r1exp.tasks.countdown.reward import check_answer
 
 
 def test_every_instance_is_solvable_and_its_solution_checks():
-    rows = generate(CountdownSpec(), 200, seed=3)
+    rows = generate(CountdownData(), 200, seed=3)
     assert len(rows) == 200
     for r in rows:
         assert 3 <= len(r["nums"]) <= 4 and r["difficulty"] == len(r["nums"])
@@ -22,15 +23,15 @@ def test_every_instance_is_solvable_and_its_solution_checks():
 
 
 def test_generation_is_deterministic_by_seed():
-    a = generate(CountdownSpec(), 50, seed=11)
-    b = generate(CountdownSpec(), 50, seed=11)
-    c = generate(CountdownSpec(), 50, seed=12)
+    a = generate(CountdownData(), 50, seed=11)
+    b = generate(CountdownData(), 50, seed=11)
+    c = generate(CountdownData(), 50, seed=12)
     assert a == b
     assert a != c
 
 
 def test_train_and_test_are_disjoint_on_sorted_numbers_and_target():
-    train, test = splits(CountdownSpec(min_numbers=2, max_numbers=2, max_value=30), 150, 60, seed=0)
+    train, test = splits(CountdownData(min_numbers=2, max_numbers=2, max_value=30), 150, 60, seed=0)
     assert len(train) == 150 and len(test) == 60
     assert not {row_key(r) for r in train} & {row_key(r) for r in test}
     assert len({row_key(r) for r in train}) == 150
@@ -38,7 +39,7 @@ def test_train_and_test_are_disjoint_on_sorted_numbers_and_target():
 
 @pytest.mark.parametrize("ops", ["+-", "+", "+*", "-/"])
 def test_op_restrictions_are_honoured(ops):
-    rows = generate(CountdownSpec(ops=ops), 40, seed=5)
+    rows = generate(CountdownData(ops=ops), 40, seed=5)
     for r in rows:
         assert r["allowed_ops"] == ops
         used = {c for c in r["solution"] if c in "+-*/"}
@@ -49,7 +50,7 @@ def test_op_restrictions_are_honoured(ops):
 
 @pytest.mark.parametrize("k", [2, 5, 6])
 def test_configurable_count_of_numbers(k):
-    rows = generate(CountdownSpec(min_numbers=k, max_numbers=k), 10, seed=1)
+    rows = generate(CountdownData(min_numbers=k, max_numbers=k), 10, seed=1)
     assert all(len(r["nums"]) == k and check_answer(r["solution"], r["nums"], r["target"]) for r in rows)
 
 
@@ -63,11 +64,11 @@ def test_solver_finds_a_solution_or_proves_none():
 @pytest.mark.parametrize(
     "spec",
     [
-        CountdownSpec(min_numbers=1),
-        CountdownSpec(max_numbers=7),
-        CountdownSpec(min_numbers=4, max_numbers=3),
-        CountdownSpec(ops="+^"),
-        CountdownSpec(min_target=50, max_target=10),
+        CountdownData(min_numbers=1),
+        CountdownData(max_numbers=7),
+        CountdownData(min_numbers=4, max_numbers=3),
+        CountdownData(ops="+^"),
+        CountdownData(min_target=50, max_target=10),
     ],
 )
 def test_bad_specs_fail_with_a_config_error(spec):
@@ -77,20 +78,20 @@ def test_bad_specs_fail_with_a_config_error(spec):
 
 def test_impossible_request_fails_clearly_instead_of_looping():
     with pytest.raises(ConfigError, match="could only draw"):
-        generate(CountdownSpec(min_numbers=2, max_numbers=2, max_value=2, min_target=90, max_target=100), 5, seed=0)
+        generate(CountdownData(min_numbers=2, max_numbers=2, max_value=2, min_target=90, max_target=100), 5, seed=0)
 
 
 def test_rows_of_a_seed_do_not_depend_on_how_many_are_asked_for():
-    many = generate(CountdownSpec(), 5000, seed=7)
-    assert generate(CountdownSpec(), 10, seed=7) == many[:10]
-    assert generate(CountdownSpec(), 4200, seed=7) == many[:4200]
+    many = generate(CountdownData(), 5000, seed=7)
+    assert generate(CountdownData(), 10, seed=7) == many[:10]
+    assert generate(CountdownData(), 4200, seed=7) == many[:4200]
 
 
 def test_python_int_arithmetic_draws_the_same_rows_as_int64(monkeypatch):
     """Specs whose values could overflow int64 use Python ints; both paths are the same exact arithmetic."""
     from r1exp.tasks.countdown import data
 
-    spec = CountdownSpec(min_numbers=2, max_numbers=5, max_value=60)
+    spec = CountdownData(min_numbers=2, max_numbers=5, max_value=60)
     assert data._exact_dtype(spec) is np.int64
     fast = generate(spec, 300, seed=2)
     monkeypatch.setattr(data, "_exact_dtype", lambda spec: object)
@@ -98,7 +99,7 @@ def test_python_int_arithmetic_draws_the_same_rows_as_int64(monkeypatch):
 
 
 def test_huge_values_are_exact():
-    spec = CountdownSpec(min_numbers=6, max_numbers=6, max_value=10**9, min_target=-(10**60), max_target=10**60)
+    spec = CountdownData(min_numbers=6, max_numbers=6, max_value=10**9, min_target=-(10**60), max_target=10**60)
     from r1exp.tasks.countdown.data import _exact_dtype
 
     assert _exact_dtype(spec) is object
@@ -110,7 +111,7 @@ def test_huge_values_are_exact():
 
 def test_generated_instances_follow_the_random_expression_process():
     """Counts of numbers, ops and targets as drawing uniform pairs and ops implies (loose bounds)."""
-    rows = generate(CountdownSpec(), 4000, seed=0)
+    rows = generate(CountdownData(), 4000, seed=0)
     four = sum(len(r["nums"]) == 4 for r in rows) / len(rows)
     ops = Counter(c for r in rows for c in r["solution"] if c in "+-*/")
     assert 0.25 < four < 0.4  # 4 numbers reach the target range less often than 3

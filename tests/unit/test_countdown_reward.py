@@ -209,9 +209,9 @@ def test_countdown_reward_config_is_the_notes_score():
         "I give up",  # neither
     ]
     cols = {"nums": [NUMS] * 4, "target": [TARGET] * 4}
-    values = [{t.name: t.fn(prompts, completions, **cols)[i] for t in terms} for i in range(4)]
+    values = [{t.name: t(prompts, completions, **cols)[i] for t in terms} for i in range(4)]
     assert [total(v, terms) for v in values] == pytest.approx([1.1, 1.0, 0.1, 0.0])
-    assert [t.fn.__name__ for t in terms] == ["correct", "format"]
+    assert [t.__name__ for t in terms] == ["correct", "format"]
 
 
 def test_rows_without_countdown_columns_are_not_applicable():

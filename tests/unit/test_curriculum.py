@@ -10,7 +10,8 @@ from omegaconf import OmegaConf
 
 from r1exp.curriculum import AdaptiveCurriculum, CurriculumSampler, StagedCurriculum, build_curriculum
 from r1exp.errors import ConfigError
-from r1exp.tasks.countdown.data import CountdownSpec, generate
+from r1exp.schema import CountdownData
+from r1exp.tasks.countdown.data import generate
 from r1exp.tasks.countdown.reward import check_answer
 from tests.conftest import compose
 
@@ -20,7 +21,7 @@ def _option(name: str):
     return compose([f"curriculum={name}"]).curriculum
 
 
-ROWS = generate(CountdownSpec(min_numbers=3, max_numbers=4), 200, seed=0)
+ROWS = generate(CountdownData(min_numbers=3, max_numbers=4), 200, seed=0)
 
 
 def _numbers(until_step=10, until_accuracy=None, window=4):
@@ -66,7 +67,7 @@ def test_stage_advances_when_rolling_accuracy_passes_the_threshold():
 
 def test_ops_stage_one_allows_only_plus_and_minus():
     cfg = compose(["curriculum=ops"])  # sets data.ops_mix as well
-    spec = CountdownSpec(ops_mix=tuple(cfg.data.ops_mix))
+    spec = CountdownData(ops_mix=tuple(cfg.data.ops_mix))
     rows = generate(spec, 200, seed=1)
     assert {r["allowed_ops"] for r in rows} == {"+-", "+-*/"}
     for r in rows:

@@ -249,9 +249,9 @@ def test_build_terms_binds_the_context_without_shadowing_the_reference_column(ju
     for name in ("judge_answer", "judge_reasoning"):
         assert set(REWARDS[name].context_keys) == {"counters", "judge", "reference_model"}
     completion = "推理</think>\n<answer>北京</answer>"
-    assert terms["answer"].fn([PROMPT], [completion], reference=["北京"]) == [0.8]
-    assert terms["reasoning"].fn([PROMPT], [completion]) == [0.8]
-    assert terms["format"].fn([PROMPT], [completion]) == [1.0]
+    assert terms["answer"]([PROMPT], [completion], reference=["北京"]) == [0.8]
+    assert terms["reasoning"]([PROMPT], [completion]) == [0.8]
+    assert terms["format"]([PROMPT], [completion]) == [1.0]
     assert context["counters"].drain()["judge/calls"] == 2
 
 

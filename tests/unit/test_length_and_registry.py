@@ -42,10 +42,10 @@ def test_every_shape_is_monotone_until_the_window_and_in_unit_range(shape):
 
 
 def test_length_reward_reads_token_ids_and_is_not_applicable_without_them():
-    fn = REWARDS["length"]
-    assert fn(["p", "p"], ["a", "b"], completion_ids=[[1] * 10, [1] * 40], max_length=40) == [0.25, 1.0]
-    assert fn(["p"], ["a"], max_length=40) == [None]
-    assert fn(["p"], ["a"], completion_ids=[[1] * 20], max_length=40, shape="quadratic") == [0.25]
+    rew = REWARDS["length"]
+    assert rew(["p", "p"], ["a", "b"], completion_ids=[[1] * 10, [1] * 40], max_length=40) == [0.25, 1.0]
+    assert rew(["p"], ["a"], max_length=40) == [None]
+    assert rew(["p"], ["a"], completion_ids=[[1] * 20], max_length=40, shape="quadratic") == [0.25]
 
 
 def test_unknown_shape_is_a_config_error():
@@ -65,9 +65,9 @@ def test_build_terms_names_functions_after_terms_and_binds_kwargs():
             "off": None,
         }
     )
-    assert [t.name for t in terms] == ["len"] and terms[0].fn.__name__ == "len"
+    assert [t.name for t in terms] == ["len"] and terms[0].__name__ == "len"
     assert terms[0].needs_token_ids
-    assert terms[0].fn(["p"], ["c"], completion_ids=[[0] * 5]) == [0.5]
+    assert terms[0](["p"], ["c"], completion_ids=[[0] * 5]) == [0.5]
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ def test_context_is_bound_only_into_rewards_that_ask_for_it():
         terms = build_terms(
             {"p": {"fn": "test_context_probe"}, "f": {"fn": "soft_format"}}, {"counters": counters, "other": 1}
         )
-        assert terms[0].fn(["a", "b"], ["c", "d"]) == [1.0, 1.0]
+        assert terms[0](["a", "b"], ["c", "d"]) == [1.0, 1.0]
         assert seen["counters"] is counters and "counters" not in terms[1].kwargs
         assert counters.drain() == {"calls": 2, "latency_mean": 1.0}
         assert counters.drain() == {}

@@ -286,7 +286,7 @@ def test_math_reward_config_is_correct_plus_a_tenth_for_format():
         answer("\\boxed{1}"),  # gold unparsable: only the format term applies
     ]
     golds = ["\\frac12"] * 4 + ["}{"]
-    values = [t.fn([THINK_PROMPT] * 5, completions, answer=golds) for t in terms]
+    values = [t([THINK_PROMPT] * 5, completions, answer=golds) for t in terms]
     rows = [{t.name: v[i] for t, v in zip(terms, values, strict=True)} for i in range(5)]
     assert [total(r, terms) for r in rows] == pytest.approx([1.1, 1.0, 0.1, 0.0, 0.1])
     assert counters.drain() == {"math/gold_unparsable": 1, "math/refused/no_answer": 1}

@@ -112,9 +112,9 @@ def _columns(n: int, completions: list[str]) -> dict:
 
 def _check(name: str, term, completions: list[str]) -> None:
     n = len(completions)
-    low, high = getattr(term.fn, "value_range", None) or RANGES[name]
+    low, high = RANGES[name]
     start = time.monotonic()
-    values = term.fn([PROMPT] * n, completions, **_columns(n, completions))
+    values = term([PROMPT] * n, completions, **_columns(n, completions))
     elapsed = time.monotonic() - start
     assert elapsed < BOUND_S, f"{name} took {elapsed:.1f}s"
     assert len(values) == n
@@ -123,13 +123,15 @@ def _check(name: str, term, completions: list[str]) -> None:
 
 
 def test_every_reward_states_its_range(terms):
+    """Each reward's declared range (what plots and the plan read) is the range its values are held to here."""
+    assert set(terms) == set(RANGES)
     for name, term in terms.items():
-        assert getattr(term.fn, "value_range", None) or name in RANGES, f"{name}: declare value_range"
+        assert tuple(term.reward.value_range) == RANGES[name], f"{name}: declared {term.reward.value_range}"
 
 
 @pytest.mark.parametrize("item", range(len(CORPUS)))
 def test_corpus(terms, item):
-    terms["math_correct"].fn([PROMPT], ["<answer>2</answer>"], answer=["2"])  # warm workers off the clock
+    terms["math_correct"]([PROMPT], ["<answer>2</answer>"], answer=["2"])  # warm workers off the clock
     for name, term in terms.items():
         _check(name, term, [CORPUS[item], "x</think>\n<answer>3 * 4 * (5 - 5) + 12</answer>"])
 

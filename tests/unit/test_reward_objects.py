@@ -72,9 +72,9 @@ def test_the_judge_backend_is_built_once_per_run(monkeypatch):
     assert built == [1] and len(fake.calls) == 3
 
 
-@pytest.mark.parametrize("fn", ["judge_answer", "judge_reasoning"])
-def test_a_judge_term_without_a_run_context_still_builds(fn):
-    (term,) = build_terms({"j": {"fn": fn}})
+@pytest.mark.parametrize("ref", ["judge_answer", "judge_reasoning"])
+def test_a_judge_term_without_a_run_context_still_builds(ref):
+    (term,) = build_terms({"j": {"fn": ref}})
     assert "backend" not in term.kwargs
 
 
@@ -102,15 +102,15 @@ def _no_kwargs(prompts, completions):
     return [0.0] * len(completions)
 
 
-@pytest.mark.parametrize("fn", [_trl_style, _keyword_only, _CallableReward(), lambda prompts, completions, **kw: []])
-def test_a_callable_with_trls_reward_call_is_a_reward(fn):
-    assert takes_reward_call(fn)
-    assert as_reward(fn, "reward.terms.x.fn")(["p"], ["c"], trainer_state=None, nums=[1]) is not None
+@pytest.mark.parametrize("func", [_trl_style, _keyword_only, _CallableReward(), lambda prompts, completions, **kw: []])
+def test_a_callable_with_trls_reward_call_is_a_reward(func):
+    assert takes_reward_call(func)
+    assert as_reward(func, "reward.terms.x.fn")(["p"], ["c"], trainer_state=None, nums=[1]) is not None
 
 
 def test_a_reward_that_names_its_declared_column_as_a_parameter_is_a_reward():
-    """docs/extending.md's shape: `@reward(columns=("numbers",))` over `fn(prompts, completions, numbers, **_)`
-    (TRL passes the column by name)."""
+    """docs/extending.md's shape: `@reward(columns=("numbers",))` over
+    `sorted_correct(prompts, completions, numbers, **_)` (TRL passes the column by name)."""
     from r1exp.rewards import reward
 
     @reward(columns=("numbers",))
@@ -118,7 +118,7 @@ def test_a_reward_that_names_its_declared_column_as_a_parameter_is_a_reward():
         return [1.0] * len(completions)
 
     assert as_reward(sorted_correct, "reward.terms.correct.fn")(["p"], ["c"], numbers=[[1, 2]]) == [1.0]
-    assert not takes_reward_call(sorted_correct.fn if hasattr(sorted_correct, "fn") else sorted_correct)
+    assert not takes_reward_call(sorted_correct.func)
 
 
 @pytest.mark.parametrize(
@@ -133,11 +133,11 @@ def test_an_importable_callable_that_is_no_reward_is_refused_at_start_up(path):
     assert "fn(prompts, completions, **kwargs)" in message
 
 
-@pytest.mark.parametrize("fn", [_completions_first, _no_kwargs, _CallableReward, len])
-def test_a_callable_that_cannot_take_trls_call_is_refused(fn):
-    assert not takes_reward_call(fn)
+@pytest.mark.parametrize("func", [_completions_first, _no_kwargs, _CallableReward, len])
+def test_a_callable_that_cannot_take_trls_call_is_refused(func):
+    assert not takes_reward_call(func)
     with pytest.raises(ConfigError, match=r"^reward\.terms\.x\.fn is not a reward"):
-        as_reward(fn, "reward.terms.x.fn")
+        as_reward(func, "reward.terms.x.fn")
 
 
 def test_a_constant_is_refused_as_not_callable():
@@ -216,7 +216,7 @@ def test_valid_settings_still_build():
 @settings(derandomize=True, deadline=None, max_examples=60)
 @given(weights=st.lists(st.sampled_from([0, 0.0, -0.0]), min_size=1, max_size=4))
 def test_every_weight_zero_is_refused(weights):
-    terms = {f"t{i}": {"fn": fn, "weight": w} for i, (w, fn) in enumerate(zip(weights, FNS, strict=False))}
+    terms = {f"t{i}": {"fn": ref, "weight": w} for i, (w, ref) in enumerate(zip(weights, REFS, strict=False))}
     with pytest.raises(ConfigError, match=r"^reward\.terms: every weight is 0 .*non-zero weight"):
         build_terms(terms)
 
@@ -224,8 +224,8 @@ def test_every_weight_zero_is_refused(weights):
 @settings(derandomize=True, deadline=None, max_examples=60)
 @given(weights=st.lists(st.floats(-10, 10, allow_nan=False), min_size=1, max_size=4).filter(lambda ws: any(ws)))
 def test_one_non_zero_weight_is_enough(weights):
-    terms = {f"t{i}": {"fn": fn, "weight": w} for i, (w, fn) in enumerate(zip(weights, FNS, strict=False))}
+    terms = {f"t{i}": {"fn": ref, "weight": w} for i, (w, ref) in enumerate(zip(weights, REFS, strict=False))}
     assert [t.weight for t in build_terms(terms)] == [float(w) for w in weights]
 
 
-FNS = ["soft_format", "strict_format", "digit_density", "countdown_correct"]
+REFS = ["soft_format", "strict_format", "digit_density", "countdown_correct"]

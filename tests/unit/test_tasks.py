@@ -20,9 +20,10 @@ from r1exp.common.templates import render_reference
 from r1exp.errors import ConfigError
 from r1exp.evaluation import score_samples
 from r1exp.sampling import Sample
+from r1exp.schema import CountdownData
 from r1exp.tasks import GENERAL_REWARDS, REWARDS, TASKS, build_splits, data_columns, task_of
 from r1exp.tasks.base import DataSource, Task, question_key
-from r1exp.tasks.countdown.data import CountdownSpec, generate
+from r1exp.tasks.countdown.data import generate
 from tests.conftest import ROOT, compose, groups
 
 TEXT_SETS = ("math500", "gsm8k", "cmath", "gaokao_mc", "cn_middle_school")
@@ -157,7 +158,7 @@ def test_countdown_references_are_correct_answers(numbers, ops, seed, solved, wr
     """Generated instances, with their recorded solution or solved on demand (as rows read from a dataset
     carry none), give a reference the Countdown reward scores 1.0 after any number of wrong attempts."""
     low = numbers[0]
-    spec = CountdownSpec(min_numbers=low, max_numbers=min(4, low + numbers[1]), ops=ops, max_target=200)
+    spec = CountdownData(min_numbers=low, max_numbers=min(4, low + numbers[1]), ops=ops, max_target=200)
     task = TASKS["countdown"]
     for row in generate(spec, 3, seed):
         if not solved:

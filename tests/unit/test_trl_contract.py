@@ -1,18 +1,16 @@
 """The TRL internals r1exp's trainer relies on, pinned: a TRL upgrade that changes one fails here, by name.
 
-`R1GRPOTrainer` (r1exp/trainer.py) overrides a few private methods of TRL's GRPOTrainer (and one of
-transformers' Trainer) and reads a few attributes TRL sets. Each is listed with the parameters r1exp
-passes through or reads; a renamed method, a changed parameter list or a missing attribute is one
-failing test naming it, not a silent change of behaviour deep in a training run.
+`R1GRPOTrainer` (r1exp/trainer.py) overrides a few private methods of TRL's GRPOTrainer and reads a
+few attributes TRL sets. Each is listed with the parameters r1exp passes through or reads; a renamed
+method, a changed parameter list or a missing attribute is one failing test naming it, not a silent
+change of behaviour deep in a training run.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
 
 import pytest
-from transformers import TrainingArguments
 from trl import GRPOConfig, GRPOTrainer
 
 from r1exp.trainer import R1GRPOTrainer
@@ -30,8 +28,6 @@ PINNED = {
     "_get_per_token_logps_and_entropies": ["self", "model", "input_ids", "attention_mask", "logits_to_keep"],
     # generation timing, paged cache sizing, completion count check, guided insertion
     "_generate_single_turn": ["self", "prompt_ids", "images", "multimodal_fields", "num_generations"],
-    # CPU ranks' optimizer map location (transformers' Trainer)
-    "_load_optimizer_and_scheduler": ["self", "checkpoint"],
     # the checkpoints' README names the base model
     "create_model_card": ["self", "model_name", "dataset_name", "tags"],
 }
@@ -66,8 +62,6 @@ def test_the_attributes_the_trainer_reads_exist_in_trl():
         assert f"self.{attribute}" in source, f"GRPOTrainer.__init__ no longer sets self.{attribute}"
     # generation=paged: the config TRL builds and r1exp swaps for a sized copy around each generation
     assert "continuous_batching_config" in inspect.getsource(GRPOTrainer)
-    # CPU ranks' resume: the device is the cached property `_setup_devices` of TrainingArguments
-    assert isinstance(inspect.getattr_static(TrainingArguments, "_setup_devices"), functools.cached_property)
     # the GRPOConfig options r1exp sets that are not TRL's defaults' names of old
     fields = GRPOConfig.__dataclass_fields__
     for option in ("use_transformers_continuous_batching", "num_completions_to_print", "log_completions"):

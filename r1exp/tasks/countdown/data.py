@@ -16,38 +16,9 @@ from typing import Any
 
 from r1exp.common.arith import ALL_OPS, question
 from r1exp.errors import ConfigError, DataError
+from r1exp.schema import CountdownData, typed
 from r1exp.tasks.base import DataSource
 from r1exp.tasks.countdown.reward import check_answer
-
-
-@dataclass(frozen=True)
-class CountdownSpec:
-    """How to draw Countdown instances."""
-
-    min_numbers: int = 3
-    max_numbers: int = 4
-    min_value: int = 1
-    max_value: int = 99
-    min_target: int = 10
-    max_target: int = 100
-    ops: str = ALL_OPS
-    # When set, each instance draws its allowed ops from these (mixed easy/hard data for curricula).
-    ops_mix: tuple[str, ...] | None = None
-
-    def validate(self) -> None:
-        if not 2 <= self.min_numbers <= self.max_numbers <= 6:
-            raise ConfigError(
-                f"data.min_numbers={self.min_numbers}, data.max_numbers={self.max_numbers}: "
-                "need 2 <= min_numbers <= max_numbers <= 6"
-            )
-        if not 0 <= self.min_value <= self.max_value:
-            raise ConfigError("data.min_value/max_value: need 0 <= min_value <= max_value")
-        if self.min_target > self.max_target:
-            raise ConfigError("data.min_target/max_target: need min_target <= max_target")
-        for ops in (self.ops, *(self.ops_mix or ())):
-            if not ops or set(ops) - set(ALL_OPS) or len(set(ops)) != len(ops):
-                field = "data.ops_mix" if self.ops_mix else "data.ops"
-                raise ConfigError(f"{field}: {ops!r} is not a subset of '+-*/' without repeats")
 
 
 def _combine(a: Fraction, b: Fraction, ops: str):
@@ -128,7 +99,7 @@ class _Candidates:
     ok: Any  # (size,) bool: no division by zero, integer value in the target range
 
 
-def _exact_dtype(spec: CountdownSpec) -> Any:
+def _exact_dtype(spec: CountdownData) -> Any:
     """int64 when no expression of the spec can overflow it, else Python ints (numpy object arrays)."""
     import numpy as np
 
@@ -137,7 +108,7 @@ def _exact_dtype(spec: CountdownSpec) -> Any:
     return np.int64 if bound < 2**62 else object
 
 
-def _draw_candidates(rng: Any, spec: CountdownSpec, size: int) -> _Candidates:
+def _draw_candidates(rng: Any, spec: CountdownData, size: int) -> _Candidates:
     """Random expressions over random numbers, evaluated exactly as (numerator, denominator) pairs.
 
     The same process as combining items one by one: at every step an ordered pair of the remaining
@@ -208,7 +179,7 @@ def _expression(nums: list[int], picks: list[list[int]]) -> str:
     return items[0][1:-1]
 
 
-def generate(spec: CountdownSpec, n: int, seed: int, exclude: set[tuple] | None = None) -> list[dict]:
+def generate(spec: CountdownData, n: int, seed: int, exclude: set[tuple] | None = None) -> list[dict]:
     """Draw `n` solvable instances deterministically; skip any whose key is in `exclude`.
 
     Each instance is built from a random expression over its numbers whose value is an integer in
@@ -218,7 +189,7 @@ def generate(spec: CountdownSpec, n: int, seed: int, exclude: set[tuple] | None 
     """
     import numpy as np
 
-    spec.validate()
+    spec.check()
     rng = np.random.default_rng(seed % 2**64)
     exclude = exclude or set()
     rows: list[dict] = []
@@ -279,7 +250,7 @@ def problem_key(row: dict) -> str:
     return f"countdown {' '.join(map(str, nums))} target {target}"
 
 
-def splits(spec: CountdownSpec, train_size: int, test_size: int, seed: int) -> tuple[list[dict], list[dict]]:
+def splits(spec: CountdownData, train_size: int, test_size: int, seed: int) -> tuple[list[dict], list[dict]]:
     """Train and test rows, disjoint on (sorted numbers, target)."""
     test = generate(spec, test_size, seed=seed + 1_000_003)
     train = generate(spec, train_size, seed=seed, exclude={row_key(r) for r in test})
@@ -362,17 +333,8 @@ def countdown_source(data: Any) -> tuple[list[dict], list[dict]]:
     """Train and test rows drawn from the `data=countdown` settings, or read from a dataset (path/hub)."""
     if data.get("path") or data.get("hub"):
         return dataset_splits(data)
-    spec = CountdownSpec(
-        min_numbers=int(data.min_numbers),
-        max_numbers=int(data.max_numbers),
-        min_value=int(data.min_value),
-        max_value=int(data.max_value),
-        min_target=int(data.min_target),
-        max_target=int(data.max_target),
-        ops=str(data.ops),
-        ops_mix=tuple(str(o) for o in data.ops_mix) if data.get("ops_mix") else None,
-    )
-    return splits(spec, int(data.train_size), int(data.test_size), int(data.seed))
+    spec = data if isinstance(data, CountdownData) else typed(data, CountdownData)
+    return splits(spec, int(spec.train_size), int(spec.test_size), int(spec.seed))
 
 
 def columns(data: Any) -> set[str]:

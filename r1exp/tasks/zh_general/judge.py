@@ -797,10 +797,10 @@ class JudgeReward(Reward):
 
     context_keys = CONTEXT_KEYS
 
-    def __init__(self, fn: Any, columns: tuple[str, ...]) -> None:
-        self.fn = fn
-        self.__name__ = fn.__name__
-        self.__doc__ = fn.__doc__
+    def __init__(self, func: Any, columns: tuple[str, ...]) -> None:
+        self.func = func
+        self.__name__ = func.__name__
+        self.__doc__ = func.__doc__
         self.columns = columns
         self.check = check  # type: ignore[method-assign]
 
@@ -808,7 +808,11 @@ class JudgeReward(Reward):
         if kwargs.get("judge") is None:
             return kwargs  # no run context (a config test building terms alone)
         counters = kwargs.get("counters") or Counters()
-        backend = RunBackend(settings(kwargs["judge"]), counters, kwargs.get("reference_model"))
+        # `check` ran on these kwargs just before (build_terms: check, then setup), so a run's typed
+        # section is checked already; a node or dict is typed (and checked) here.
+        judge = kwargs["judge"]
+        s = judge if isinstance(judge, schema.Judge) else settings(judge)
+        backend = RunBackend(s, counters, kwargs.get("reference_model"))
         return {**kwargs, "counters": counters, "backend": backend}
 
     def preflight(self, kwargs: dict[str, Any]) -> None:
@@ -818,7 +822,7 @@ class JudgeReward(Reward):
             backend.preflight()
 
     def __call__(self, prompts: list, completions: list, **kwargs: Any) -> list[float | None]:
-        return self.fn(prompts, completions, **kwargs)
+        return self.func(prompts, completions, **kwargs)
 
 
 def preflight(terms: Iterable[Any]) -> None:
