@@ -20,7 +20,7 @@ from r1exp.eval_sets import (
 from r1exp.evaluation import summarize
 from r1exp.sections import Sections
 from r1exp.tasks import TASKS, build_splits
-from tests.conftest import compose
+from tests.conftest import compose, groups
 
 
 def test_evaluation_options_are_refused_for_training(data_dir):
@@ -242,3 +242,15 @@ def test_tinyzero_instances_from_the_hub_fail_offline_in_one_line(monkeypatch):
     with pytest.raises(DataError) as err:
         build_splits(cfg.data, cfg.template)
     assert str(err.value).startswith("data.hub=Jiayi-Pan/Countdown-Tasks-3to4: ") and "data.path" in str(err.value)
+
+
+@pytest.mark.parametrize("name", [n for n in groups()["bench"] if n != "none"])
+@pytest.mark.parametrize("seed", [0, 7])
+def test_an_evaluation_set_composed_alone_is_the_runs_own_bench_section(data_dir, name, seed):
+    """The contamination guard composes the `bench` group alone (not the whole config per set): the
+    section it gets is the one a run with that seed and bench=NAME reads."""
+    from r1exp.eval_sets import bench_config
+
+    whole = Sections(compose([f"bench={name}", f"seed={seed}"])).bench
+    alone = bench_config(name, seed)
+    assert type(alone) is type(whole) and alone == whole

@@ -227,3 +227,22 @@ def test_evaluation_reads_answers_with_the_tasks_extraction():
     zh = score_samples(rows, samples, [], TASKS["zh_general"])
     assert zh[0]["answer_text"] == "北京"
     assert score_samples(rows, samples, [], TASKS["countdown"])[0]["answer_text"] == "  北京 "
+
+
+def test_a_template_without_a_guide_refuses_reference_completions_in_one_line():
+    """A template of the user's own may leave `guide` out; what needs it (cold start, guided groups) says so."""
+    from r1exp.schema import Template, typed
+
+    template = typed({"name": "mine", "text": "Q: {question}\nA:"}, Template)
+    assert template.guide is None and template.think and not template.chat
+    with pytest.raises(ConfigError, match=r"^template=mine has no guide: .*give template.guide") as err:
+        render_reference(template, "think", "42")
+    assert "\n" not in str(err.value)
+
+
+def test_a_template_without_the_question_is_refused_where_the_section_is_read():
+    from r1exp.sections import Sections
+
+    cfg = compose(["template.text=no placeholder"])
+    with pytest.raises(ConfigError, match=r"template.text of template=r1zero_base must contain \{question\}"):
+        Sections(cfg).template
