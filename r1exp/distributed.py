@@ -27,10 +27,14 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from r1exp.errors import ConfigError, MissingDependencyError, UserError
+
+if TYPE_CHECKING:
+    from r1exp.schema import Hardware
+    from r1exp.sections import Generation, Sections
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -79,41 +83,34 @@ class Layout:
         return self.nodes * self.tasks_per_node
 
 
-def _count(cfg: Mapping[str, Any] | Any, key: str, default: int, minimum: int) -> int:
-    value = cfg.get(key, default)
-    value = default if value is None else value
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"hardware.{key}={value!r} must be an integer >= {minimum}; fix the override")
-    return value
-
-
-def serves_vllm(cfg: Any) -> bool:
+def serves_vllm(hardware: Hardware, generation: Generation, launcher: str) -> bool:
     """True when the job starts its own `trl vllm-serve` (generation=vllm_server under launcher=slurm)."""
-    generation = cfg.get("generation") or {}
-    launcher = cfg.get("launcher") or {}
     return (
-        bool(generation.get("use_vllm"))
-        and generation.get("vllm_mode") == "server"
-        and launcher.get("name") == "slurm"
-        and _count(cfg.hardware, "vllm_server_gpus", 0, 0) > 0
+        generation.use_vllm
+        and generation.vllm_mode == "server"
+        and launcher == "slurm"
+        and hardware.vllm_server_gpus > 0
     )
 
 
 def job_layout(
-    cfg: Any, nodes: int | None = None, tasks_per_node: int | None = None, gpus_per_node: int | None = None
+    s: Sections, nodes: int | None = None, tasks_per_node: int | None = None, gpus_per_node: int | None = None
 ) -> Layout:
-    """The layout of a run from its hardware preset; explicit values (the launcher's) win over the preset's."""
-    hardware = cfg.hardware
-    nodes = _count(hardware, "nodes", 1, 1) if nodes is None else nodes
-    tasks = _count(hardware, "processes_per_node", 1, 1) if tasks_per_node is None else tasks_per_node
-    gpus = _count(hardware, "gpus_per_node", 0, 0) if gpus_per_node is None else gpus_per_node
-    if hardware.get("device") == "cpu" and gpus:
+    """The layout of a run from its hardware preset; explicit values (the launcher's) win over the preset's.
+
+    The preset's counts are whole numbers in range once `s.hardware` is read (schema.Hardware's RANGES).
+    """
+    hardware = s.hardware
+    nodes = hardware.nodes if nodes is None else nodes
+    tasks = hardware.processes_per_node if tasks_per_node is None else tasks_per_node
+    gpus = hardware.gpus_per_node if gpus_per_node is None else gpus_per_node
+    if hardware.device == "cpu" and gpus:
         raise ConfigError(
-            f"hardware={hardware.get('name')} runs on CPU but asks for {gpus} GPU(s); set hardware.gpus_per_node=0"
+            f"hardware={hardware.name} runs on CPU but asks for {gpus} GPU(s); set hardware.gpus_per_node=0"
         )
-    if not serves_vllm(cfg):
+    if not serves_vllm(hardware, s.generation, s.launcher):
         return Layout(nodes=nodes, tasks_per_node=tasks, gpus_per_node=gpus)
-    server = _count(hardware, "vllm_server_gpus", 0, 0)
+    server = hardware.vllm_server_gpus
     if nodes != 1:
         raise ConfigError(
             f"generation=vllm_server with a server in the job runs on one node, not hardware.nodes={nodes}; "
@@ -269,22 +266,21 @@ def require_deepspeed(name: Any) -> None:
         )
 
 
-def vllm_serve_command(cfg: Any, model_path: str, layout: Layout) -> list[str]:
+def vllm_serve_command(s: Sections, model_path: str, layout: Layout) -> list[str]:
     """`trl vllm-serve` for the run's model on the job's server GPUs, listening where the trainer looks."""
-    generation = cfg.generation
-    url = urlsplit(str(generation.get("vllm_server_base_url") or "http://127.0.0.1:8000"))
-    port = url.port or int(generation.get("vllm_server_port") or 8000)
+    options = s.generation.options
+    url = urlsplit(str(options.get("vllm_server_base_url") or "http://127.0.0.1:8000"))
+    port = url.port or int(options.get("vllm_server_port") or 8000)
     trl = Path(sys.executable).with_name("trl")
     cmd = [str(trl) if trl.exists() else "trl", "vllm-serve", "--model", model_path, "--port", str(port)]
-    revision = cfg.model.get("revision")
-    if revision:
-        cmd += ["--revision", str(revision)]
+    model = s.model
+    if model.revision:
+        cmd += ["--revision", str(model.revision)]
     cmd += ["--tensor_parallel_size", str(layout.server_gpus)]
-    dtype = cfg.model.get("dtype")
-    if dtype and dtype != "auto":
-        cmd += ["--dtype", str(dtype)]
+    if model.dtype and model.dtype != "auto":
+        cmd += ["--dtype", str(model.dtype)]
     # Room for the longest prompt plus the completion budget, and no more (the KV cache is sized by it).
-    max_len = vllm_max_model_length(cfg)
+    max_len = vllm_max_model_length(s.generation, s.trainer.max_completion_length)
     if max_len:
         cmd += ["--max_model_len", str(max_len)]
     # The server has its GPUs to itself: most of their memory goes to the KV cache.
@@ -292,17 +288,17 @@ def vllm_serve_command(cfg: Any, model_path: str, layout: Layout) -> list[str]:
     return cmd
 
 
-def vllm_max_model_length(cfg: Any) -> int | None:
+def vllm_max_model_length(generation: Generation, max_completion_length: int) -> int | None:
     """vLLM's context: `generation.vllm_max_model_length`, else prompt budget + completion budget."""
-    generation = cfg.generation
-    if generation.get("vllm_max_model_length") is not None:
-        return int(generation.vllm_max_model_length)
-    budget = generation.get("prompt_budget")
+    options = generation.options
+    if options.get("vllm_max_model_length") is not None:
+        return int(options["vllm_max_model_length"])
+    budget = options.get("prompt_budget")
     if budget is None:
         return None
     if not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0:
         raise ConfigError(f"generation.prompt_budget={budget!r} must be a positive number of tokens")
-    return budget + int(cfg.trainer.max_completion_length)
+    return budget + max_completion_length
 
 
 def vllm_server_env(layout: Layout, environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -6,8 +6,14 @@ import dataclasses
 import functools
 import importlib.util
 import re
+import types
+import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from omegaconf import BooleanNode, FloatNode, IntegerNode, StringNode, ValueNode
+from omegaconf.errors import OmegaConfBaseException
 
 from r1exp.distributed import (
     ddp_backend,
@@ -36,28 +42,65 @@ def _grpo_fields() -> dict[str, dataclasses.Field]:
 
 # What an option's type is called in a message.
 KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+# The node OmegaConf makes for a structured config's field of each type it checks (Optional: null is what
+# a config gives to turn an option off, `top_k: null`, and TRL and the group's ranges judge it).
+_NODES = {bool: BooleanNode, int: IntegerNode, float: FloatNode, str: StringNode}
 
 
-def _check_type(key: str, value: Any, field: dataclasses.Field, group: str = "trainer") -> None:
-    """Refuse a value whose type cannot be what the option's default is (bool, int, float, str)."""
-    default = field.default
-    if value is None or default is dataclasses.MISSING or default is None:
-        return
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
-            key == "warmup_steps" and isinstance(value, float)
-        )
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    elif isinstance(default, str):
-        ok = isinstance(value, str)
-    else:
-        return
-    if not ok:
-        kind = "a number" if key == "warmup_steps" else KINDS[type(default)]
-        raise ConfigError(f"{group}.{key}={value!r} must be {kind} (GRPOConfig.{key}); fix the override")
+def checked_type(annotation: Any) -> type | None:
+    """The type OmegaConf checks a GRPOConfig option's values against (bool, int, float or str), or None
+    for an annotation it cannot type (`dict | str`, `int | str`, lists), whose values stay unchecked.
+
+    `X | None` is X; an enum of strings or any string (`SchedulerType | str`, TRL's named choices) is str.
+    """
+    if annotation in KINDS:
+        return annotation
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return None
+    members = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if len(members) == 1:
+        return checked_type(members[0])
+    if str in members and all(isinstance(m, type) and issubclass(m, str) for m in members):
+        return str
+    return None
+
+
+@functools.cache
+def checked_types() -> dict[str, type]:
+    """GRPOConfig's options that OmegaConf can type, each with its type (from TRL's own annotations)."""
+    from trl import GRPOConfig
+
+    # Resolved, in case TRL writes its annotations as strings.
+    hints = typing.get_type_hints(GRPOConfig)
+    return {name: kind for name, annotation in hints.items() if (kind := checked_type(annotation)) is not None}
+
+
+@functools.cache
+def _node(kind: type) -> ValueNode:
+    return _NODES[kind](is_optional=True)
+
+
+def check_types(values: Mapping[str, Any], group: str = "trainer") -> None:
+    """Refuse a value whose type is not its GRPOConfig option's: OmegaConf checks it against the node it
+    makes for the option's annotation.
+
+    A value OmegaConf accepts only by converting it (`"1"` for a number, `1` or `"yes"` for true/false, a
+    number for a string) is refused too: GRPOConfig receives the value as given. A whole number is a number.
+    """
+    kinds = checked_types()
+    for key, value in values.items():
+        kind = kinds.get(key)
+        if kind is None:
+            continue
+        try:
+            stored = _node(kind).validate_and_convert(value)
+        except (OmegaConfBaseException, OverflowError):
+            # OverflowError: a whole number beyond a float's range (1.8e308) where a number is expected.
+            ok = False
+        else:
+            ok = type(stored) is type(value) or (kind is float and type(value) is int)
+        if not ok:
+            raise ConfigError(f"{group}.{key}={value!r} must be {KINDS[kind]} (GRPOConfig.{key}); fix the override")
 
 
 # A help text's list of allowed values: "Supported values are 'grpo', 'dapo', and 'bnpo'." or
@@ -125,34 +168,32 @@ def require_vllm(generation: Generation) -> None:
         )
 
 
+def _options(
+    group: str, options: Mapping[str, Any], own: set[str], fields: dict[str, dataclasses.Field]
+) -> dict[str, Any]:
+    """The group's GRPOConfig options, each a known option of the right type and one of its declared values."""
+    given = {key: value for key, value in options.items() if key not in own}
+    for key in given:
+        if key not in fields:
+            raise _unknown_option(group, key, fields)
+    check_types(given, group)
+    for key, value in given.items():
+        check_choice(key, value, group)
+    return given
+
+
 def grpo_kwargs(s: Sections, output_dir: str | Path, reward_weights: list[float]) -> dict[str, Any]:
     """GRPOConfig keyword arguments from trainer, generation, hardware and logger."""
     fields = _grpo_fields()
-    trainer = s.trainer.options
-    kwargs: dict[str, Any] = {}
-    for key, value in trainer.items():
-        if key in OWN_TRAINER_KEYS:
-            continue
-        if key not in fields:
-            raise _unknown_option("trainer", key, fields)
-        _check_type(key, value, fields[key])
-        check_choice(key, value)
-        kwargs[key] = value
+    kwargs: dict[str, Any] = _options("trainer", s.trainer.options, OWN_TRAINER_KEYS, fields)
     generation = s.generation.options
-    for key, value in generation.items():
-        if key in GENERATION_KEYS_OWN:
-            continue
-        if key not in fields:
-            raise _unknown_option("generation", key, fields)
-        _check_type(key, value, fields[key], "generation")
-        check_choice(key, value, "generation")
-        kwargs[key] = value
+    kwargs.update(_options("generation", generation, GENERATION_KEYS_OWN, fields))
     if generation.get("use_transformers_continuous_batching"):
         from r1exp.paged import check_options
 
         check_options(generation.get("transformers_continuous_batching_config"))
     if generation.get("use_vllm"):
-        kwargs["vllm_max_model_length"] = vllm_max_model_length(s.composed)
+        kwargs["vllm_max_model_length"] = vllm_max_model_length(s.generation, s.trainer.max_completion_length)
     wandb = s.logger.wandb
     kwargs.update(
         output_dir=str(output_dir),

@@ -182,6 +182,11 @@ class Sections:
     def features(self) -> tuple[str, ...]:
         return tuple(str(f) for f in (self.composed.get("features") or ()))
 
+    @cached_property
+    def launcher(self) -> str:
+        """Where the run's jobs run: the launcher group's name (local, slurm)."""
+        return str(OmegaConf.select(self.composed, "launcher.name", default=None) or "local")
+
     # --- the groups -------------------------------------------------------------------------------
 
     @cached_property
@@ -306,7 +311,7 @@ class Sections:
             steps = t.steps_per_generation or t.gradient_accumulation_steps or 1
             if not (is_whole(per_device) and is_whole(steps)):
                 return None
-            batch = per_device * steps * job_layout(self.composed).world_size
+            batch = per_device * steps * job_layout(self).world_size
         if not is_whole(batch) or t.num_generations <= 0:
             return None
         return max(1, batch // t.num_generations)

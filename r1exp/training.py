@@ -67,7 +67,7 @@ def check_processes(s: Sections, overrides: list[str], multirun: bool) -> None:
     if os.environ.get("SUBMITIT_EXECUTOR") == "slurm":
         # launcher=slurm started the job's tasks from this very layout, in the job's one dir.
         return
-    layout = job_layout(s.composed)
+    layout = job_layout(s)
     if layout.world_size != size:
         expected = layout.world_size
         raise ConfigError(

@@ -33,7 +33,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides, run_job, setup_globals
@@ -41,6 +41,10 @@ from hydra.types import HydraContext, TaskFunction
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher as StockSlurmLauncher
 from omegaconf import DictConfig, OmegaConf, open_dict
+
+if TYPE_CHECKING:
+    from r1exp.distributed import Layout
+    from r1exp.sections import Sections
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +60,8 @@ SLURM_COMMANDS = ("sbatch", "srun", "sacct")
 SRUN_TASK_ERROR = re.compile(r"srun: error: (\S+): tasks? ([0-9,\-]+): (.+)")
 
 
-def job_resources(job_cfg: DictConfig) -> tuple[dict[str, Any], Any]:
-    """A job's launcher parameters (resolved in its own config) and its process layout.
+def job_resources(s: Sections) -> tuple[dict[str, Any], Layout]:
+    """A job's launcher parameters (resolved in its own config, `s.composed`) and its process layout.
 
     nodes, tasks_per_node and gpus_per_node follow the job's hardware preset through the preset's
     interpolations; a job that serves vLLM keeps the server's GPUs out of the trainer tasks.
@@ -65,11 +69,11 @@ def job_resources(job_cfg: DictConfig) -> tuple[dict[str, Any], Any]:
     from r1exp.distributed import deepspeed_config, job_layout
 
     # A wrong value is one line now, not a failed job after the queue wait (the package is the nodes' business).
-    deepspeed_config(job_cfg.hardware.get("deepspeed"))
-    params = OmegaConf.to_container(job_cfg.hydra.launcher, resolve=True)
+    deepspeed_config(s.hardware.deepspeed)
+    params = OmegaConf.to_container(s.composed.hydra.launcher, resolve=True)
     params = {k: v for k, v in params.items() if k not in INIT_KEYS}
     layout = job_layout(
-        job_cfg,
+        s,
         nodes=int(params.get("nodes") or 1),
         tasks_per_node=int(params.get("tasks_per_node") or 1),
         gpus_per_node=int(params.get("gpus_per_node") or 0),
@@ -193,12 +197,14 @@ class SlurmLauncher(StockSlurmLauncher):
 
         Returns {key: (resources, positions in job_overrides, layouts)}.
         """
+        from r1exp.sections import Sections
+
         assert self.config is not None and self.hydra_context is not None
         groups: dict[str, tuple[dict[str, Any], list[int], list[Any]]] = {}
         for pos, overrides in enumerate(job_overrides):
             idx = initial_job_idx + pos
             job_cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
-            resources, layout = job_resources(job_cfg)
+            resources, layout = job_resources(Sections(job_cfg))
             if announce:
                 log.info(
                     f"\t#{idx} : {' '.join(filter_overrides(overrides))}"
@@ -310,6 +316,7 @@ class SlurmLauncher(StockSlurmLauncher):
         import submitit
 
         from r1exp import distributed
+        from r1exp.sections import Sections
 
         assert self.hydra_context is not None and self.config is not None and self.task_function is not None
         Singleton.set_state(singleton_state)
@@ -319,7 +326,9 @@ class SlurmLauncher(StockSlurmLauncher):
             # The same id and number in every task: the job dir (sweep dir / job number) is shared.
             sweep_config.hydra.job.id = submitit.JobEnvironment().job_id
             sweep_config.hydra.job.num = job_num
-        _, layout = job_resources(sweep_config)
+        # The job's config, typed once: its layout and its vLLM server read the typed sections.
+        s = Sections(sweep_config)
+        _, layout = job_resources(s)
         rank = 0
         if layout.world_size > 1:
             distributed.export_slurm_env(layout)
@@ -328,7 +337,7 @@ class SlurmLauncher(StockSlurmLauncher):
                 # Rank 0 alone writes the job dir's files, Hydra's .hydra/ copies included.
                 with open_dict(sweep_config.hydra):
                     sweep_config.hydra.output_subdir = None
-        with self._vllm_server(sweep_config, layout, rank):
+        with self._vllm_server(s, layout, rank):
             return run_job(
                 hydra_context=self.hydra_context,
                 task_function=self.task_function,
@@ -338,7 +347,7 @@ class SlurmLauncher(StockSlurmLauncher):
             )
 
     @contextlib.contextmanager
-    def _vllm_server(self, cfg: DictConfig, layout: Any, rank: int):
+    def _vllm_server(self, s: Sections, layout: Layout, rank: int):
         """With generation=vllm_server: rank 0 starts `trl vllm-serve` on the kept GPUs, and stops it at the end."""
         if not layout.server_gpus or rank != 0:
             yield
@@ -346,8 +355,9 @@ class SlurmLauncher(StockSlurmLauncher):
         from r1exp import distributed
         from r1exp.models import resolve_path
 
-        out = Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)
-        cmd = distributed.vllm_serve_command(cfg, resolve_path(cfg.model), layout)
+        hydra = s.composed.hydra
+        out = Path(str(hydra.sweep.dir)) / str(hydra.sweep.subdir)
+        cmd = distributed.vllm_serve_command(s, resolve_path(s.model), layout)
         with distributed.vllm_server(cmd, distributed.vllm_server_env(layout), out / "vllm_server.log"):
             yield
 

@@ -27,14 +27,17 @@ def test_a_misspelt_paged_option_is_one_config_error(tmp_path):
 
 def test_vllm_max_model_length_is_prompt_plus_completion_budget(tmp_path):
     cfg = compose(["hardware=rtx3090", "generation=vllm_colocate", "trainer.max_completion_length=768"])
-    assert vllm_max_model_length(cfg) == cfg.generation.prompt_budget + 768
+    s = Sections(cfg)
+    assert vllm_max_model_length(s.generation, s.trainer.max_completion_length) == cfg.generation.prompt_budget + 768
     args = build_grpo_config(Sections(cfg), tmp_path, [1.0, 0.1], check_only=True)
     assert args.vllm_max_model_length == cfg.generation.prompt_budget + 768
     assert args.vllm_enable_sleep_mode and 0 < args.vllm_gpu_memory_utilization <= 0.5
-    fixed = compose(["generation=vllm_colocate", "generation.vllm_max_model_length=4096"])
-    assert vllm_max_model_length(fixed) == 4096
-    with pytest.raises(ConfigError, match=r"generation\.prompt_budget"):
-        vllm_max_model_length(compose(["generation=vllm_colocate", "generation.prompt_budget=0"]))
+    fixed = Sections(compose(["generation=vllm_colocate", "generation.vllm_max_model_length=4096"]))
+    assert vllm_max_model_length(fixed.generation, 768) == 4096
+    with pytest.raises(ConfigError, match=r"^generation\.prompt_budget=0 must be a positive number of tokens$"):
+        vllm_max_model_length(
+            Sections(compose(["generation=vllm_colocate", "generation.prompt_budget=0"])).generation, 768
+        )
 
 
 def test_judge_and_vllm_server_do_not_share_a_port():

@@ -43,7 +43,7 @@ def _hydra_compose(overrides: list[str]):
     ],
 )
 def test_layout_follows_the_hardware_preset(overrides, expected):
-    layout = job_layout(compose(overrides))
+    layout = job_layout(Sections(compose(overrides)))
     assert layout == expected
     assert layout.world_size == expected.nodes * expected.tasks_per_node
 
@@ -59,12 +59,12 @@ def test_layout_follows_the_hardware_preset(overrides, expected):
 )
 def test_impossible_layouts_are_one_line(overrides, field):
     with pytest.raises(ConfigError) as err:
-        job_layout(compose(overrides))
+        job_layout(Sections(compose(overrides)))
     assert field in str(err.value) and "\n" not in str(err.value)
 
 
 def test_cpu_preset_requests_no_gpu_on_slurm():
-    params, layout = job_resources(_hydra_compose(["launcher=slurm", "+experiment=smoke"]))
+    params, layout = job_resources(Sections(_hydra_compose(["launcher=slurm", "+experiment=smoke"])))
     assert params["gpus_per_node"] is None  # no --gpus-per-node at all
     assert params["nodes"] == 1 and params["tasks_per_node"] == 1 and layout.world_size == 1
     assert "srun_args" not in params and "submitit_folder" not in params and "_target_" not in params
@@ -72,7 +72,7 @@ def test_cpu_preset_requests_no_gpu_on_slurm():
 
 def test_multi_node_preset_flows_into_the_slurm_job():
     cfg = _hydra_compose(["launcher=slurm", "hardware=multi_gpu", "hardware.nodes=2", "hydra.launcher.cpus_per_task=6"])
-    params, layout = job_resources(cfg)
+    params, layout = job_resources(Sections(cfg))
     assert (params["nodes"], params["tasks_per_node"], params["gpus_per_node"]) == (2, 4, 4)
     assert params["cpus_per_task"] == 6 and layout.world_size == 8
     # a rank that dies ends the job's other tasks instead of leaving them in a collective
@@ -80,17 +80,19 @@ def test_multi_node_preset_flows_into_the_slurm_job():
 
 
 def test_two_cpu_processes_per_job_and_vllm_server_layout():
-    params, _ = job_resources(_hydra_compose(["launcher=slurm", "+experiment=smoke", "hardware.processes_per_node=2"]))
+    params, _ = job_resources(
+        Sections(_hydra_compose(["launcher=slurm", "+experiment=smoke", "hardware.processes_per_node=2"]))
+    )
     assert params["tasks_per_node"] == 2 and params["gpus_per_node"] is None
     cfg = _hydra_compose(["launcher=slurm", "hardware=multi_gpu", "generation=vllm_server"])
-    params, layout = job_resources(cfg)
+    params, layout = job_resources(Sections(cfg))
     assert params["tasks_per_node"] == 3 and params["gpus_per_node"] == 4 and layout.server_gpus == 1
 
 
 def test_vllm_server_command_and_gpus():
     cfg = compose(["hardware=multi_gpu", "generation=vllm_server", "launcher=slurm", "model.dtype=bfloat16"])
-    layout = job_layout(cfg)
-    cmd = distributed.vllm_serve_command(cfg, "/models/qwen", layout)
+    layout = job_layout(Sections(cfg))
+    cmd = distributed.vllm_serve_command(Sections(cfg), "/models/qwen", layout)
     assert cmd[1:5] == ["vllm-serve", "--model", "/models/qwen", "--port"]
     port = cmd[cmd.index("--port") + 1]
     assert f":{port}" in cfg.generation.vllm_server_base_url
@@ -107,8 +109,39 @@ def test_vllm_server_command_and_gpus():
         env = distributed.slurm_env(layout, job_env, {"CUDA_VISIBLE_DEVICES": "4,5,6,7", "SLURM_CPUS_PER_TASK": "8"})
         assert env == {"CUDA_VISIBLE_DEVICES": "4,5,6", "OMP_NUM_THREADS": "8"}
     # without a server every GPU of the node trains: nothing to hide
-    plain = job_layout(compose(["hardware=multi_gpu", "launcher=slurm"]))
+    plain = job_layout(Sections(compose(["hardware=multi_gpu", "launcher=slurm"])))
     assert distributed.slurm_env(plain, SimpleNamespace(local_rank=3), {"CUDA_VISIBLE_DEVICES": "4,5,6,7"}) == {}
+
+
+def test_the_slurm_task_starts_the_jobs_vllm_server_from_its_typed_config(monkeypatch, tmp_path):
+    from contextlib import contextmanager
+
+    from omegaconf import open_dict
+
+    from hydra_plugins.r1exp_launcher.slurm import SlurmLauncher
+
+    overrides = ["launcher=slurm", "hardware=multi_gpu", "generation=vllm_server", "model=qwen0.5b"]
+    cfg = _hydra_compose([*overrides, "model.revision=v1", f"hydra.sweep.dir={tmp_path}"])
+    with open_dict(cfg.hydra.job):
+        cfg.hydra.job.num = 3
+    started = []
+
+    @contextmanager
+    def server(cmd, env, log_file):
+        started.append((cmd, env, log_file))
+        yield
+
+    monkeypatch.setattr(distributed, "vllm_server", server)
+    launcher = SlurmLauncher.__new__(SlurmLauncher)
+    s = Sections(cfg)
+    _, layout = job_resources(s)
+    with launcher._vllm_server(s, layout, rank=1):
+        assert started == []  # rank 0 alone runs the server
+    with launcher._vllm_server(s, layout, rank=0):
+        (cmd, env, log_file), *_ = started
+    assert cmd[cmd.index("--model") + 1] == "Qwen/Qwen2.5-0.5B" and cmd[cmd.index("--revision") + 1] == "v1"
+    assert cmd[cmd.index("--tensor_parallel_size") + 1] == "1" and "--dtype" not in cmd  # model.dtype=auto
+    assert log_file == tmp_path / "3" / "vllm_server.log" and "RANK" not in env
 
 
 def test_vllm_server_needs_vllm_on_the_node(tmp_path):
@@ -181,7 +214,7 @@ def test_rank0_decides_for_every_rank(tmp_path):
 
 def test_gres_sites_get_no_second_gpu_option():
     cfg = _hydra_compose(["launcher=slurm", "hardware=multi_gpu", "hydra.launcher.gres=gpu:a100:4"])
-    params, layout = job_resources(cfg)
+    params, layout = job_resources(Sections(cfg))
     assert params["gpus_per_node"] is None and params["gres"] == "gpu:a100:4"
     assert layout.tasks_per_node == 4
 
@@ -220,7 +253,7 @@ def test_config_check_starts_no_process_group(monkeypatch, tmp_path):
 
 def test_wrong_deepspeed_value_stops_the_submission():
     with pytest.raises(ConfigError, match=r"hardware\.deepspeed='zero5' is unknown"):
-        job_resources(_hydra_compose(["launcher=slurm", "hardware=multi_gpu", "hardware.deepspeed=zero5"]))
+        job_resources(Sections(_hydra_compose(["launcher=slurm", "hardware=multi_gpu", "hardware.deepspeed=zero5"])))
 
 
 def test_launcher_keeps_the_error_a_rank_recorded_in_this_launch(tmp_path):
