@@ -245,4 +245,4 @@ def test_a_template_without_the_question_is_refused_where_the_section_is_read():
 
     cfg = compose(["template.text=no placeholder"])
     with pytest.raises(ConfigError, match=r"template.text of template=r1zero_base must contain \{question\}"):
-        Sections(cfg).template
+        Sections(cfg).read("template")
