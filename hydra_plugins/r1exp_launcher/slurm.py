@@ -353,11 +353,19 @@ class SlurmLauncher(StockSlurmLauncher):
             yield
             return
         from r1exp import distributed
+        from r1exp.errors import UserError
         from r1exp.models import resolve_path
 
         hydra = s.composed.hydra
         out = Path(str(hydra.sweep.dir)) / str(hydra.sweep.subdir)
-        cmd = distributed.vllm_serve_command(s, resolve_path(s.model), layout)
+        try:
+            cmd = distributed.vllm_serve_command(s, resolve_path(s.model), layout)
+        except UserError as exc:
+            # A wrong model or trainer value: no server, and the run's own checks refuse the same value in
+            # one line that lands in the run's status.json (not only in this job's Slurm log).
+            log.warning("r1exp: no vLLM server started: %s", exc)
+            yield
+            return
         with distributed.vllm_server(cmd, distributed.vllm_server_env(layout), out / "vllm_server.log"):
             yield
 

@@ -144,6 +144,36 @@ def test_the_slurm_task_starts_the_jobs_vllm_server_from_its_typed_config(monkey
     assert log_file == tmp_path / "3" / "vllm_server.log" and "RANK" not in env
 
 
+def test_a_wrong_value_starts_no_vllm_server_and_is_left_to_the_runs_own_checks(monkeypatch, tmp_path, caplog):
+    """The server command reads the model and trainer sections: a wrong value there starts no server, and the
+    run refuses it in one line in its own status.json (not only in the Slurm log)."""
+    from contextlib import contextmanager
+
+    from hydra_plugins.r1exp_launcher.slurm import SlurmLauncher
+
+    overrides = ["launcher=slurm", "hardware=multi_gpu", "generation=vllm_server", "model=qwen0.5b"]
+    from omegaconf import open_dict
+
+    cfg = _hydra_compose([*overrides, "trainer.max_completion_length=0", f"hydra.sweep.dir={tmp_path}"])
+    with open_dict(cfg.hydra.job):
+        cfg.hydra.job.num = 0
+    started = []
+
+    @contextmanager
+    def server(cmd, env, log_file):
+        started.append(cmd)
+        yield
+
+    monkeypatch.setattr(distributed, "vllm_server", server)
+    s = Sections(cfg)
+    _, layout = job_resources(s)
+    ran = []
+    with caplog.at_level("WARNING"), SlurmLauncher.__new__(SlurmLauncher)._vllm_server(s, layout, rank=0):
+        ran.append(True)
+    assert ran == [True] and started == []
+    assert "no vLLM server started: trainer.max_completion_length=0" in caplog.text
+
+
 def test_vllm_server_needs_vllm_on_the_node(tmp_path):
     server = distributed.vllm_server(["true"], {}, tmp_path / "vllm.log")
     with pytest.raises(MissingDependencyError, match="generation=vllm_server needs vLLM"), server:
