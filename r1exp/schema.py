@@ -682,6 +682,17 @@ def data_section(node: Any, group: str = "data") -> Any:
     return data
 
 
+def curriculum_section(node: Any) -> Any:
+    """A `curriculum` node as its kind's schema (`CurriculumNone` when absent or off)."""
+    if node is None or node.get("kind") in (None, "none"):
+        return CurriculumNone(name=str(node.get("name") or "none")) if node is not None else CurriculumNone()
+    kind = str(node.get("kind"))
+    cls = SCHEMAS["curriculum"].get(kind)
+    if cls is None:
+        raise ConfigError(f"curriculum.kind={kind!r} is unknown; use staged or adaptive")
+    return typed(node, cls)
+
+
 def root_keys() -> tuple[str, ...]:
     """Every top-level key r1exp knows (`Root`'s fields); `hydra` is Hydra's own."""
     from dataclasses import fields

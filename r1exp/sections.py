@@ -7,8 +7,7 @@ checks (`RANGES`, `check()`) as it is converted; `trainer` and `generation` are 
 (checked against GRPOConfig's own fields in r1exp.grpo_args) of which the keys r1exp reads are typed
 here. `data` and `bench` become the schema their data file names (`schema.data_section`: Countdown's
 `CountdownData` checks its own ranges); a data file of the user's own that names no schema stays a node,
-its keys its source's own. `curriculum` travels as a node: each schedule kind types its own schema
-(r1exp.curriculum).
+its keys its source's own; `curriculum` becomes its kind's schema (`schema.curriculum_section`).
 
 The order of the checks is the order `check` converts the sections in: the keys (nothing unknown),
 the trainer's values first (other sections interpolate them, so a wrong one is reported as itself),
@@ -264,8 +263,10 @@ class Sections:
         return self._typed("template", schema.Template)
 
     @cached_property
-    def curriculum(self) -> DictConfig | None:
-        return _node(self.composed, "curriculum")
+    @_one_line
+    def curriculum(self) -> Any:
+        """The curriculum option as its kind's schema (schema.CurriculumNone when off)."""
+        return schema.curriculum_section(_node(self.composed, "curriculum"))
 
     @cached_property
     @_one_line
@@ -336,7 +337,7 @@ class Sections:
         self.read(*first, "seed", "resume", "contamination", "template", "reward", "model", "cmd")
         if command != "train":
             return self
-        self.read("hardware", "data", "lora", "periodic_eval", "logger", "generation", "coldstart")
+        self.read("hardware", "data", "lora", "periodic_eval", "logger", "generation", "coldstart", "curriculum")
         # Anything left: a ??? nothing above reads, an interpolation that does not resolve (the whole
         # config resolved once, the copy manifest.json records).
         check_complete(self.composed, resolve=False)

@@ -1,6 +1,6 @@
 """Curricula: which prompts each GRPO generation batch draws, decided as training goes.
 
-`build_curriculum(cfg.curriculum, rows, seed)` returns None for `curriculum=none` (TRL's own
+`build_curriculum(s.curriculum, rows, seed)` returns None for `curriculum=none` (TRL's own
 shuffled RepeatSampler is used) or a schedule that `CurriculumSampler` asks for each batch.
 """
 

@@ -255,19 +255,14 @@ class AdaptiveCurriculum:
         _set_rng_state(self.rng, state["rng"])
 
 
-def build_curriculum(cfg: Any, rows: Sequence[Mapping[str, Any]], seed: int):
-    """The schedule for `curriculum=`, or None for uniform shuffling."""
+def build_curriculum(section: Any, rows: Sequence[Mapping[str, Any]], seed: int):
+    """The schedule for `curriculum=` (its typed section, or a node typed here), or None for uniform shuffling."""
     from r1exp import schema
-    from r1exp.schema import typed
 
-    kind = cfg.get("kind") if cfg is not None else None
-    if kind in (None, "none"):
-        return None
-    # Read through the section's schema: its defaults are written there only.
-    if kind == "staged":
-        staged = typed(cfg, schema.StagedCurriculum)
-        return StagedCurriculum(rows, list(staged.stages), staged.window, seed)
-    if kind == "adaptive":
-        adaptive = typed(cfg, schema.AdaptiveCurriculum)
-        return AdaptiveCurriculum(rows, list(adaptive.band), adaptive.explore, adaptive.floor_weight, seed)
-    raise ConfigError(f"curriculum.kind={kind!r} is unknown; use staged or adaptive")
+    if not isinstance(section, (schema.CurriculumNone, schema.StagedCurriculum, schema.AdaptiveCurriculum)):
+        section = schema.curriculum_section(section)
+    if isinstance(section, schema.StagedCurriculum):
+        return StagedCurriculum(rows, list(section.stages), section.window, seed)
+    if isinstance(section, schema.AdaptiveCurriculum):
+        return AdaptiveCurriculum(rows, list(section.band), section.explore, section.floor_weight, seed)
+    return None

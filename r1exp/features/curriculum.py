@@ -24,8 +24,7 @@ class Curriculum(Feature):
 
     @classmethod
     def enabled(cls, cfg) -> bool:
-        section = cfg.curriculum
-        return section is not None and section.get("kind") not in (None, "none")
+        return cfg.curriculum.kind != "none"
 
     def check(self, run: Run) -> None:
         if not self.cfg.reward.accuracy_term:

@@ -190,3 +190,25 @@ def test_adaptive_metrics_describe_the_scored_batch():
     cur.next_batch(6)  # the loader's next batch, drawn before this step is scored
     cur.observe(scored, [1.0] * 6, 1)
     assert cur.metrics()["difficulty"] == sum(rows[i]["difficulty"] for i in scored) / 6
+
+
+@pytest.mark.parametrize("option", ["none", "numbers", "ops", "adaptive"])
+def test_the_curriculum_section_is_its_kinds_schema_and_checked_with_the_run(option):
+    """cmd=train reads the curriculum with every other section, before any model loads: typed by its kind."""
+    from r1exp import schema
+    from r1exp.sections import Sections
+
+    s = Sections(compose(["hardware=cpu", "model=tiny", "+experiment=smoke", f"curriculum={option}"])).check("train")
+    kinds = {"none": schema.CurriculumNone, "adaptive": schema.AdaptiveCurriculum}
+    assert isinstance(s.curriculum, kinds.get(option, schema.StagedCurriculum))
+    # Over rows drawn from the run's own typed data section (curriculum=ops mixes the ops there).
+    built = build_curriculum(s.curriculum, generate(s.data, 200, seed=0), seed=0)
+    assert (built is None) == (option == "none")
+
+
+def test_an_unknown_curriculum_kind_is_one_line_at_the_check():
+    from r1exp.sections import Sections
+
+    cfg = compose(["hardware=cpu", "model=tiny", "+experiment=smoke", "curriculum=numbers", "curriculum.kind=bogus"])
+    with pytest.raises(ConfigError, match=r"^curriculum.kind='bogus' is unknown; use staged or adaptive$"):
+        Sections(cfg).check("train")
