@@ -113,17 +113,18 @@ def test_vllm_server_command_and_gpus():
     assert distributed.slurm_env(plain, SimpleNamespace(local_rank=3), {"CUDA_VISIBLE_DEVICES": "4,5,6,7"}) == {}
 
 
-def test_the_slurm_task_starts_the_jobs_vllm_server_from_its_typed_config(monkeypatch, tmp_path):
+VLLM_SERVER_JOB = ["launcher=slurm", "hardware=multi_gpu", "generation=vllm_server", "model=qwen0.5b"]
+
+
+def _server_job(monkeypatch, tmp_path, overrides: list[str], num: int):
+    """A Slurm job's typed config and layout with generation=vllm_server, and the servers it starts (recorded)."""
     from contextlib import contextmanager
 
     from omegaconf import open_dict
 
-    from hydra_plugins.r1exp_launcher.slurm import SlurmLauncher
-
-    overrides = ["launcher=slurm", "hardware=multi_gpu", "generation=vllm_server", "model=qwen0.5b"]
-    cfg = _hydra_compose([*overrides, "model.revision=v1", f"hydra.sweep.dir={tmp_path}"])
+    cfg = _hydra_compose([*VLLM_SERVER_JOB, *overrides, f"hydra.sweep.dir={tmp_path}"])
     with open_dict(cfg.hydra.job):
-        cfg.hydra.job.num = 3
+        cfg.hydra.job.num = num
     started = []
 
     @contextmanager
@@ -132,9 +133,16 @@ def test_the_slurm_task_starts_the_jobs_vllm_server_from_its_typed_config(monkey
         yield
 
     monkeypatch.setattr(distributed, "vllm_server", server)
-    launcher = SlurmLauncher.__new__(SlurmLauncher)
     s = Sections(cfg)
     _, layout = job_resources(s)
+    return s, layout, started
+
+
+def test_the_slurm_task_starts_the_jobs_vllm_server_from_its_typed_config(monkeypatch, tmp_path):
+    from hydra_plugins.r1exp_launcher.slurm import SlurmLauncher
+
+    s, layout, started = _server_job(monkeypatch, tmp_path, ["model.revision=v1"], num=3)
+    launcher = SlurmLauncher.__new__(SlurmLauncher)
     with launcher._vllm_server(s, layout, rank=1):
         assert started == []  # rank 0 alone runs the server
     with launcher._vllm_server(s, layout, rank=0):
@@ -147,26 +155,9 @@ def test_the_slurm_task_starts_the_jobs_vllm_server_from_its_typed_config(monkey
 def test_a_wrong_value_starts_no_vllm_server_and_is_left_to_the_runs_own_checks(monkeypatch, tmp_path, caplog):
     """The server command reads the model and trainer sections: a wrong value there starts no server, and the
     run refuses it in one line in its own status.json (not only in the Slurm log)."""
-    from contextlib import contextmanager
-
     from hydra_plugins.r1exp_launcher.slurm import SlurmLauncher
 
-    overrides = ["launcher=slurm", "hardware=multi_gpu", "generation=vllm_server", "model=qwen0.5b"]
-    from omegaconf import open_dict
-
-    cfg = _hydra_compose([*overrides, "trainer.max_completion_length=0", f"hydra.sweep.dir={tmp_path}"])
-    with open_dict(cfg.hydra.job):
-        cfg.hydra.job.num = 0
-    started = []
-
-    @contextmanager
-    def server(cmd, env, log_file):
-        started.append(cmd)
-        yield
-
-    monkeypatch.setattr(distributed, "vllm_server", server)
-    s = Sections(cfg)
-    _, layout = job_resources(s)
+    s, layout, started = _server_job(monkeypatch, tmp_path, ["trainer.max_completion_length=0"], num=0)
     ran = []
     with caplog.at_level("WARNING"), SlurmLauncher.__new__(SlurmLauncher)._vllm_server(s, layout, rank=0):
         ran.append(True)
