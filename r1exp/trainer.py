@@ -146,18 +146,28 @@ class R1GRPOTrainer(GRPOTrainer):
             self.continuous_batching_config = configured
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs):
+        # TRL's one generation call, wrapped: timed, the paged cache sized around it, its completions counted,
+        # then the completion hooks (each step a method of its own below).
         with self.timer.section("generation"), self._paged_generation(prompt_ids):
             completion_ids, logprobs = super()._generate_single_turn(
                 prompt_ids, images, multimodal_fields, num_generations, *args, **kwargs
             )
+        self._check_completion_count(completion_ids, prompt_ids)
+        self.timer.add_tokens(sum(len(ids) for ids in completion_ids))
+        return self._run_completion_hooks(completion_ids, logprobs, num_generations)
+
+    @staticmethod
+    def _check_completion_count(completion_ids: Sequence[Any], prompt_ids: Sequence[Any]) -> None:
+        """One completion per request, or the run stops: transformers' generate_batch logs a failed request
+        and returns the others, and TRL would then pair completions with the wrong prompts."""
         if len(completion_ids) != len(prompt_ids):
-            # transformers' generate_batch logs a failed request and returns the others; TRL would
-            # then pair completions with the wrong prompts.
             raise RuntimeError(
                 f"generation returned {len(completion_ids)} completions for {len(prompt_ids)} prompts "
                 "(see the generation error logged above)"
             )
-        self.timer.add_tokens(sum(len(ids) for ids in completion_ids))
+
+    def _run_completion_hooks(self, completion_ids, logprobs, num_generations: int):
+        """Training batches only: each hook sees the batch's rows and may replace completions before scoring."""
         if self._batch_inputs is not None and self.model.training:
             for hook in self.completion_hooks:
                 completion_ids, logprobs = hook(self, self._batch_inputs, completion_ids, logprobs, num_generations)

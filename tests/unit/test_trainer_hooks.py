@@ -1,4 +1,4 @@
-"""r1exp/trainer.py's registration of the storage location "cpu:N" with torch.
+"""r1exp/trainer.py's own pieces: the storage location "cpu:N" registered with torch, the completion count, the hooks.
 
 With several CPU processes transformers loads a resumed run's optimizer state with
 map_location=args.device, "cpu:<local rank>"; torch alone refuses that location. The multiprocess
@@ -69,3 +69,35 @@ def test_registering_again_adds_nothing():
     trainer.register_cpu_rank_locations()
     assert torch.serialization._package_registry == before
     assert sum(fn is trainer._cpu_rank_deserialize for _, _, fn in before) == 1
+
+
+def test_fewer_completions_than_requests_stop_the_run():
+    """transformers' generate_batch drops a failed request: the completions would pair with the wrong prompts."""
+    from r1exp.trainer import R1GRPOTrainer
+
+    R1GRPOTrainer._check_completion_count([[1], [2]], [[7], [8]])
+    with pytest.raises(RuntimeError, match=r"^generation returned 1 completions for 2 prompts"):
+        R1GRPOTrainer._check_completion_count([[1]], [[7], [8]])
+
+
+def test_completion_hooks_run_on_training_batches_only():
+    from types import SimpleNamespace
+
+    from r1exp.trainer import R1GRPOTrainer
+
+    seen = []
+
+    def hook(trainer, rows, completion_ids, logprobs, num_generations):
+        seen.append((rows, num_generations))
+        return [[*ids, 0] for ids in completion_ids], logprobs
+
+    trainer = R1GRPOTrainer.__new__(R1GRPOTrainer)
+    trainer.completion_hooks = [hook, hook]
+    trainer._batch_inputs = [{"row": 1}]
+    trainer.model = SimpleNamespace(training=True)
+    assert trainer._run_completion_hooks([[5]], None, 2) == ([[5, 0, 0]], None)
+    assert seen == [([{"row": 1}], 2)] * 2
+    trainer.model.training = False  # evaluation's generation: completions untouched
+    assert trainer._run_completion_hooks([[5]], None, 2) == ([[5]], None)
+    trainer.model.training, trainer._batch_inputs = True, None  # outside a training batch
+    assert trainer._run_completion_hooks([[5]], None, 2) == ([[5]], None)
