@@ -141,7 +141,8 @@ def test_second_launch_into_a_live_run_is_refused(launch_here, tiny_cache, tmp_p
             assert first.poll() is None, "the first run ended early"
             assert time.monotonic() < deadline, "the first run never took its lock"
             time.sleep(0.1)
-        while not (run / ".hydra" / "config.yaml").exists():
+        # overrides.yaml is the last of the three records the owner writes (rundir.write_hydra_dir).
+        while not (run / ".hydra" / "overrides.yaml").exists():
             assert first.poll() is None, "the first run ended early"
             time.sleep(0.1)
         config = (run / ".hydra" / "config.yaml").read_bytes()
