@@ -32,8 +32,9 @@ from typing import Any, ClassVar, Optional
 
 from omegaconf import MISSING
 
+from r1exp.common.arith import ALL_OPS
 from r1exp.common.ranges import Range, check_ranges, require
-from r1exp.errors import ConfigError
+from r1exp.errors import ConfigError, one_line
 
 # OmegaConf reads the annotations at run time and does not support `X | None` (OmegaConf 2.3).
 # ruff: noqa: UP045
@@ -87,7 +88,7 @@ class CountdownData(DataBase):
     max_value: int = 99
     min_target: int = 10
     max_target: int = 100
-    ops: str = "+-*/"
+    ops: str = ALL_OPS
     # When set, each instance draws its allowed ops from these (mixed easy/hard data for curricula).
     ops_mix: Optional[list[str]] = None
 
@@ -103,7 +104,7 @@ class CountdownData(DataBase):
         if self.min_target > self.max_target:
             raise ConfigError(f"{group}.min_target/max_target: need min_target <= max_target")
         for ops in (self.ops, *(self.ops_mix or ())):
-            if not ops or set(ops) - set("+-*/") or len(set(ops)) != len(ops):
+            if not ops or set(ops) - set(ALL_OPS) or len(set(ops)) != len(ops):
                 where = f"{group}.ops_mix" if self.ops_mix else f"{group}.ops"
                 raise ConfigError(f"{where}: {ops!r} is not a subset of '+-*/' without repeats")
 
@@ -127,6 +128,29 @@ class ZhGeneralData(DataBase):
     options_field: Optional[str] = None
     label_field: Optional[str] = None
     difficulty_field: Optional[str] = None
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "question_field",
+        "reference_field",
+        "options_field",
+        "label_field",
+        "difficulty_field",
+    )
+
+    def check(self, group: str = "data") -> None:
+        """Field names are names; a question, and a reference or a multiple-choice pair to build one from."""
+        for key in self.FIELDS:
+            value = getattr(self, key)
+            require(
+                value is None or (isinstance(value, str) and bool(value)),
+                f"{group}.{key}={value!r} must be a field name or null",
+            )
+        require(bool(self.question_field), f"{group}.question_field is empty: name the field that holds the question")
+        require(
+            bool(self.reference_field) or bool(self.options_field and self.label_field),
+            f"{group}.reference_field is null and no multiple-choice fields are set: set {group}.reference_field, "
+            f"or {group}.options_field and {group}.label_field",
+        )
 
 
 # --- template -------------------------------------------------------------------------------------
@@ -662,6 +686,24 @@ def typed(node: Any, cls: type) -> Any:
         plain = OmegaConf.to_container(node, resolve=True) if node._get_root() is not node else node
         node = OmegaConf.merge(OmegaConf.structured(cls), plain)
     return OmegaConf.to_object(node)
+
+
+def as_data(data: Any, cls: type) -> Any:
+    """A built-in source's data section as its schema `cls` (a node or mapping is typed here), checked."""
+    if isinstance(data, cls):
+        return data
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        section = typed(data, cls)
+    except OmegaConfBaseException as exc:
+        key = str(getattr(exc, "full_key", "") or "").split(".")[-1]
+        value = f"={data.get(key)!r}" if key and hasattr(data, "get") else ""
+        message = one_line(getattr(exc, "msg", None) or str(exc))
+        raise ConfigError(f"data.{key}{value}: {message}; fix the value" if key else f"data: {message}") from None
+    check_ranges(section, "data", cls.RANGES)
+    section.check()
+    return section
 
 
 def data_section(node: Any, group: str = "data") -> Any:

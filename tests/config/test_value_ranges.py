@@ -365,3 +365,36 @@ def test_countdown_data_is_checked_where_the_section_is_read(bounds, ops):
         return
     assert len(rows) == 3 and all(data.min_target <= r["target"] <= data.max_target for r in rows)
     assert all(set(r["allowed_ops"]) <= set(ops) for r in rows)
+
+
+ANY_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.lists(st.integers(0, 3), max_size=3),
+)
+
+
+@SETTINGS
+@given(
+    schema_name=st.sampled_from(["countdown", "math", "zh_general"]),
+    key_index=st.integers(0, 30),
+    value=ANY_VALUE,
+)
+def test_a_built_in_source_types_its_data_or_refuses_it_in_one_line(schema_name, key_index, value):
+    """Whatever one key of a data section holds, a built-in source's typed read of it (`schema.as_data`)
+    gives the schema object or one `data.` line: never an OmegaConf traceback."""
+    cls = schema.SCHEMAS["data"][schema_name]
+    node = OmegaConf.to_container(OmegaConf.structured(cls))
+    node["name"] = "mine"
+    keys = sorted(node)
+    key = keys[key_index % len(keys)]
+    node[key] = value
+    try:
+        section = schema.as_data(OmegaConf.create(node), cls)
+    except ConfigError as exc:
+        assert str(exc).startswith("data") and "\n" not in str(exc), str(exc)
+        return
+    assert isinstance(section, cls)

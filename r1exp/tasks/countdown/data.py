@@ -16,7 +16,7 @@ from typing import Any
 
 from r1exp.common.arith import ALL_OPS, question
 from r1exp.errors import ConfigError, DataError
-from r1exp.schema import CountdownData, typed
+from r1exp.schema import CountdownData, as_data
 from r1exp.tasks.base import DataSource
 from r1exp.tasks.countdown.reward import check_answer
 
@@ -257,16 +257,16 @@ def splits(spec: CountdownData, train_size: int, test_size: int, seed: int) -> t
     return train, test
 
 
-def _instance_records(data: Any) -> list[tuple[str, dict]]:
+def _instance_records(data: CountdownData) -> list[tuple[str, dict]]:
     """Records of a file (.jsonl, .parquet) or hub dataset of Countdown instances (data=countdown_tasks)."""
-    path, hub = data.get("path"), data.get("hub")
+    path, hub = data.path, data.hub
     if path and hub:
         raise ConfigError(f"data.path={path!r}, data.hub={hub!r}: set at most one (a file or a hub dataset id)")
     if hub:
         from r1exp.common.hub import read_hub
 
         fix = "point data.path at a local .jsonl/.parquet copy (with data.hub=null)"
-        return read_hub(str(hub), str(data.get("hub_split") or "train"), "data.hub", fix, data.get("hub_config"))
+        return read_hub(str(hub), str(data.hub_split), "data.hub", fix, data.hub_config)
     from pathlib import Path
 
     from hydra.utils import to_absolute_path
@@ -312,12 +312,12 @@ def instance_row(record: dict, where: str, ops: str, name: str) -> dict:
     }
 
 
-def dataset_splits(data: Any) -> tuple[list[dict], list[dict]]:
+def dataset_splits(data: CountdownData) -> tuple[list[dict], list[dict]]:
     """Rows [0, train_size) train and [train_size, train_size + test_size) test, in dataset order (TinyZero's split)."""
     train_size, test_size = int(data.train_size), int(data.test_size)
-    ops = str(data.get("ops") or ALL_OPS)
+    ops = str(data.ops)
     records = _instance_records(data)
-    if data.get("eval_only"):
+    if data.eval_only:
         # An evaluation set: the test rows only (TinyZero's test slice).
         records = records[train_size : train_size + test_size]
         return [], [instance_row(r, w, ops, str(data.name)) for w, r in records]
@@ -331,10 +331,10 @@ def dataset_splits(data: Any) -> tuple[list[dict], list[dict]]:
 
 def countdown_source(data: Any) -> tuple[list[dict], list[dict]]:
     """Train and test rows drawn from the `data=countdown` settings, or read from a dataset (path/hub)."""
-    if data.get("path") or data.get("hub"):
+    data = as_data(data, CountdownData)
+    if data.path or data.hub:
         return dataset_splits(data)
-    spec = data if isinstance(data, CountdownData) else typed(data, CountdownData)
-    return splits(spec, int(spec.train_size), int(spec.test_size), int(spec.seed))
+    return splits(data, int(data.train_size), int(data.test_size), int(data.seed))
 
 
 def columns(data: Any) -> set[str]:

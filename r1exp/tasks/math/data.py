@@ -24,6 +24,7 @@ from r1exp.common.hub import read_hub
 from r1exp.common.jsonl import read_records
 from r1exp.common.splits import size, split
 from r1exp.errors import ConfigError, DataError
+from r1exp.schema import MathData, as_data
 from r1exp.tasks.base import DataSource
 
 ANSWER_FORMATS = ("field", "after_hashes", "last_boxed")
@@ -62,9 +63,9 @@ def _field(record: dict, key: str, field: str, where: str) -> Any:
     return record[field]
 
 
-def to_row(record: dict, where: str, data: Any) -> dict:
+def to_row(record: dict, where: str, data: MathData) -> dict:
     """One record as a row (see the module docstring); `where` names the file and line in errors."""
-    fmt = str(data.get("answer_format", "field"))
+    fmt = str(data.answer_format)
     question = _field(record, "question_field", str(data.question_field), where)
     if not isinstance(question, str) or not question.strip():
         raise DataError(f"{where}: field {data.question_field!r} (data.question_field) must be non-empty text")
@@ -78,10 +79,10 @@ def to_row(record: dict, where: str, data: Any) -> dict:
             f"data.answer_format={fmt}; check the field and the format ({', '.join(ANSWER_FORMATS)})"
         )
     row = {"question": question, "answer": gold, "source": str(data.name)}
-    if data.get("solution_field"):
+    if data.solution_field:
         solution = _field(record, "solution_field", str(data.solution_field), where)
         row["solution"] = None if solution is None else str(solution)
-    if data.get("difficulty_field"):
+    if data.difficulty_field:
         value = _field(record, "difficulty_field", str(data.difficulty_field), where)
         level = _difficulty(value)
         # MATH marks a few problems "Level ?": the level is unknown, the problem is fine.
@@ -93,13 +94,13 @@ def to_row(record: dict, where: str, data: Any) -> dict:
             )
         if level is not None:
             row["difficulty"] = level
-    for name in data.get("extra_fields") or ():
+    for name in data.extra_fields:
         row[str(name)] = _field(record, "extra_fields", str(name), where)
     return row
 
 
-def _records(data: Any) -> list[tuple[str, dict]]:
-    path, hub = data.get("path"), data.get("hub")
+def _records(data: MathData) -> list[tuple[str, dict]]:
+    path, hub = data.path, data.hub
     if bool(path) == bool(hub):
         raise ConfigError(
             f"data.path={path!r}, data.hub={hub!r}: set exactly one (a local JSONL file or a hub dataset id)"
@@ -110,7 +111,7 @@ def _records(data: Any) -> list[tuple[str, dict]]:
         fix = "point data.path at a local JSONL copy (with data.hub=null)"
         if constants.HF_HUB_OFFLINE:
             fix += ", or run once where the hub is reachable to cache it"
-        return read_hub(str(hub), str(data.get("hub_split") or "train"), "data.hub", fix, data.get("hub_config"))
+        return read_hub(str(hub), str(data.hub_split), "data.hub", fix, data.hub_config)
     from hydra.utils import to_absolute_path
 
     file = Path(to_absolute_path(str(Path(str(path)).expanduser())))
@@ -124,13 +125,14 @@ def math_source(data: Any) -> tuple[list[dict], list[dict]]:
 
     An evaluation set (`data.eval_only`) is all test: every row, in a seeded order, no training rows.
     """
-    fmt = str(data.get("answer_format", "field"))
+    data = as_data(data, MathData)
+    fmt = str(data.answer_format)
     if fmt not in ANSWER_FORMATS:
         raise ConfigError(f"data.answer_format={fmt!r} is unknown; one of: {', '.join(ANSWER_FORMATS)}")
     test_size = size(data, "test_size") or 0
     train_size = size(data, "train_size")
     rows = [to_row(record, where, data) for where, record in _records(data)]
-    if data.get("eval_only"):
+    if data.eval_only:
         return split(rows, len(rows), 0, int(data.seed))
     wanted = test_size + (train_size if train_size is not None else 1)
     if wanted > len(rows):
@@ -152,12 +154,13 @@ def reference_parts(row: dict[str, Any], rng: random.Random, wrong_attempts: int
 
 def columns(data: Any) -> set[str]:
     """Columns every row of this math data carries (see `to_row`)."""
+    data = as_data(data, MathData)
     out = {"question", "answer", "source"}
-    if data.get("solution_field"):
+    if data.solution_field:
         out.add("solution")
-    if data.get("difficulty_field"):
+    if data.difficulty_field:
         out.add("difficulty")
-    return out | {str(name) for name in data.get("extra_fields") or ()}
+    return out | {str(name) for name in data.extra_fields}
 
 
 source = DataSource(math_source, columns)

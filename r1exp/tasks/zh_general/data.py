@@ -20,6 +20,7 @@ from r1exp.common.hub import read_hub
 from r1exp.common.jsonl import read_records
 from r1exp.common.splits import size, split
 from r1exp.errors import ConfigError, DataError
+from r1exp.schema import ZhGeneralData, as_data
 from r1exp.tasks.base import DataSource
 
 # Separators allowed between the letters of a multi-answer label ("AD", "A B D", "A,C").
@@ -38,21 +39,9 @@ def _scalar_text(value: Any) -> str | None:
     return None
 
 
-def _fields(data: Any) -> dict[str, str | None]:
-    fields = {}
-    for key in ("question_field", "reference_field", "options_field", "label_field", "difficulty_field"):
-        value = data.get(key)
-        if value is not None and (not isinstance(value, str) or not value):
-            raise ConfigError(f"data.{key}={value!r} must be a field name or null")
-        fields[key] = value
-    if not fields["question_field"]:
-        raise ConfigError("data.question_field is empty: name the field that holds the question")
-    if not fields["reference_field"] and not (fields["options_field"] and fields["label_field"]):
-        raise ConfigError(
-            "data.reference_field is null and no multiple-choice fields are set: set data.reference_field, "
-            "or data.options_field and data.label_field"
-        )
-    return fields
+def _fields(data: ZhGeneralData) -> dict[str, str | None]:
+    """The field names of a checked section (`ZhGeneralData.check`)."""
+    return {key: getattr(data, key) for key in ZhGeneralData.FIELDS}
 
 
 def _labels(label: str, options: dict, where: str, field: str) -> list[str]:
@@ -110,19 +99,18 @@ def normalize(row: dict, fields: dict[str, str | None], where: str, name: str) -
 
 def read_rows(data: Any) -> list[dict[str, Any]]:
     """Every row of `data.path`, normalized; errors name the file, line and field."""
+    data = as_data(data, ZhGeneralData)
     fields = _fields(data)
-    raw = data.get("path")
-    hub = data.get("hub")
-    name = str(data.get("name") or "zh_general")
+    raw, hub, name = data.path, data.hub, str(data.name)
     if hub:
         if raw:
             raise ConfigError(f"data.path={raw!r}, data.hub={hub!r}: set exactly one (a JSONL file or a hub id)")
         records = read_hub(
             str(hub),
-            str(data.get("hub_split") or "train"),
+            str(data.hub_split),
             "data.hub",
             "download the data on a connected machine and pass data.path=/path/to/file.jsonl data.hub=null",
-            data.get("hub_config"),
+            data.hub_config,
         )
         return [normalize(row, fields, where, name) for where, row in records]
     if not isinstance(raw, str) or not raw:
@@ -133,7 +121,7 @@ def read_rows(data: Any) -> list[dict[str, Any]]:
     elif _HUB_ID.fullmatch(raw) and not raw.endswith((".jsonl", ".json")):
         rows_iter = read_hub(
             raw,
-            str(data.get("hub_split") or "train"),
+            str(data.hub_split),
             "data.path",
             "data.path is not a file, so it was read as a hub dataset id: download the data on a connected "
             "machine and pass data.path=/path/to/file.jsonl",
@@ -153,9 +141,10 @@ def zh_general_source(data: Any) -> tuple[list[dict], list[dict]]:
 
     An evaluation set (`data.eval_only`) is all test: every row, in file order, no training rows.
     """
-    if data.get("eval_only"):
+    data = as_data(data, ZhGeneralData)
+    if data.eval_only:
         rows = read_rows(data)
-        return split(rows, len(rows), 0, int(data.get("seed", 0)), file_order=True)
+        return split(rows, len(rows), 0, int(data.seed), file_order=True)
     test_size = size(data, "test_size", optional=False)
     train_size = size(data, "train_size")
     rows = read_rows(data)
@@ -163,12 +152,13 @@ def zh_general_source(data: Any) -> tuple[list[dict], list[dict]]:
         raise ConfigError(
             f"data.test_size={test_size} leaves no training rows ({data.path} has {len(rows)}); lower data.test_size"
         )
-    return split(rows, test_size, train_size, int(data.get("seed", 0)), dedupe="question", file_order=True)
+    return split(rows, test_size, train_size, int(data.seed), dedupe="question", file_order=True)
 
 
 def columns(data: Any) -> set[str]:
     """Columns every zh_general row carries."""
-    return {"question", "reference", "source"} | ({"difficulty"} if data.get("difficulty_field") else set())
+    data = as_data(data, ZhGeneralData)
+    return {"question", "reference", "source"} | ({"difficulty"} if data.difficulty_field else set())
 
 
 source = DataSource(zh_general_source, columns)
