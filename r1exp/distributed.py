@@ -289,16 +289,13 @@ def vllm_serve_command(s: Sections, model_path: str, layout: Layout) -> list[str
 
 
 def vllm_max_model_length(generation: Generation, max_completion_length: int) -> int | None:
-    """vLLM's context: `generation.vllm_max_model_length`, else prompt budget + completion budget."""
-    options = generation.options
-    if options.get("vllm_max_model_length") is not None:
-        return int(options["vllm_max_model_length"])
-    budget = options.get("prompt_budget")
-    if budget is None:
+    """vLLM's context: `generation.vllm_max_model_length`, else prompt budget + completion budget (both
+    checked when the generation section is read)."""
+    if generation.vllm_max_model_length is not None:
+        return generation.vllm_max_model_length
+    if generation.prompt_budget is None:
         return None
-    if not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0:
-        raise ConfigError(f"generation.prompt_budget={budget!r} must be a positive number of tokens")
-    return budget + max_completion_length
+    return generation.prompt_budget + max_completion_length
 
 
 def vllm_server_env(layout: Layout, environ: Mapping[str, str] | None = None) -> dict[str, str]:

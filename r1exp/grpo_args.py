@@ -188,7 +188,7 @@ def grpo_kwargs(s: Sections, output_dir: str | Path, reward_weights: list[float]
     kwargs: dict[str, Any] = _options("trainer", s.trainer.options, OWN_TRAINER_KEYS, fields)
     generation = s.generation.options
     kwargs.update(_options("generation", generation, GENERATION_KEYS_OWN, fields))
-    if generation.get("use_transformers_continuous_batching"):
+    if s.generation.paged:
         from r1exp.paged import check_options
 
         check_options(generation.get("transformers_continuous_batching_config"))

@@ -74,6 +74,17 @@ GENERATE_UNMODELLED_GIB = 0.5
 DYNAMIC_CACHE_POOL_FACTOR = 1.5
 
 
+# GRPOConfig defaults the estimate assumes where a config leaves an option out. cmd=plan runs without
+# torch, so it cannot read them from GRPOConfig; tests/unit/test_plan.py pins them to TRL's.
+GRPO_DEFAULTS: dict[str, Any] = {"num_iterations": 1, "optim": "adamw_torch_fused", "vllm_gpu_memory_utilization": 0.3}
+
+
+def _option(options: Mapping[str, Any], key: str) -> Any:
+    """A GRPOConfig option as the trainer will see it: the config's value, else GRPOConfig's default."""
+    value = options.get(key)
+    return GRPO_DEFAULTS[key] if value is None else value
+
+
 @dataclass(frozen=True)
 class ModelShape:
     """The numbers of a Qwen2-architecture decoder that decide its memory."""
@@ -373,8 +384,7 @@ def step_time(s: Sections, shape: ModelShape, prompt_tokens: int) -> StepTime:
     params = shape.num_params()
     b, accum = hw.per_device_train_batch_size, hw.gradient_accumulation_steps
     spg = int(trainer.steps_per_generation or accum)
-    # GRPOConfig's default: one policy update per generation batch.
-    iterations = int(trainer.options.get("num_iterations") or 1)
+    iterations = int(_option(trainer.options, "num_iterations"))
     gen_batch = generation_batch(s)
     c = trainer.max_completion_length
     steps = trainer.max_steps
@@ -650,7 +660,7 @@ def estimate(s: Sections, prompt_tokens: int = 256, card_override: float | None 
     lora_r = s.lora.r or 0
     targets = lora_targets(s.lora)
     beta = trainer.beta
-    paged = bool(options.get("use_transformers_continuous_batching"))
+    paged = gen.paged
     use_vllm, vllm_mode = gen.use_vllm, gen.vllm_mode
 
     # The hardware preset's micro-batch and accumulation (trainer.* interpolate them).
@@ -692,7 +702,7 @@ def estimate(s: Sections, prompt_tokens: int = 256, card_override: float | None 
         ref = params * wb if beta != 0 else 0
         add("reference model", ref, always, "a second copy" if ref else "beta = 0: none")
         lm_head_trainable = True
-    optim = str(trainer.options.get("optim") or "adamw_torch_fused")  # GRPOConfig's default
+    optim = str(_option(trainer.options, "optim"))
     # AdamW keeps two moments in the parameters' dtype; 8-bit optimizers one byte each.
     state_elem = 1 if "8bit" in optim else state_b
     add(f"optimizer state ({optim})", 2 * trainable * state_elem, always, "from the first optimizer step on")
@@ -738,7 +748,7 @@ def estimate(s: Sections, prompt_tokens: int = 256, card_override: float | None 
     card, card_source = card_gib(hw, card_override)
     vllm_share = 0
     if use_vllm and vllm_mode == "colocate":
-        util = float(options.get("vllm_gpu_memory_utilization") or 0.9)  # TRL's default
+        util = float(_option(options, "vllm_gpu_memory_utilization"))
         # vLLM takes this share of the whole card, whatever the allocator cap says.
         share_card = card or 0.0
         vllm_share = int(util * share_card * GIB)
@@ -976,7 +986,7 @@ def levers(s: Sections, plan: Plan, prompt_tokens: int = 256) -> list[tuple[str,
         candidates[f"trainer.max_completion_length={c // 2}"] = {"trainer.max_completion_length": c // 2}
     if s.model.dtype == "float32" and hw.device == "cuda":
         candidates["model.dtype=bfloat16"] = {"model.dtype": "bfloat16"}
-    paged_now = bool(gen.options.get("use_transformers_continuous_batching"))
+    paged_now = gen.paged
     if (gen.use_vllm and gen.vllm_mode == "colocate") or not (gen.use_vllm or paged_now):
         # A colocated vLLM keeps a second copy of the weights, hf's cache regrows every token (a
         # fragmented pool): the paged cache is allocated once, in the trainer.

@@ -127,15 +127,29 @@ class Generation:
     name: str | None  # the conf/generation option chosen
     use_vllm: bool
     vllm_mode: str | None
+    # r1exp's own: the longest prompt in tokens, which sizes vLLM's context (null: vLLM's own).
+    prompt_budget: int | None
+    vllm_max_model_length: int | None
+    # generation=paged: transformers' continuous batching.
+    paged: bool
     options: Mapping[str, Any]
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "prompt_budget": Range(1, whole=True, optional=True, fix="the longest prompt in tokens, e.g. 1024"),
+        "vllm_max_model_length": Range(1, whole=True, optional=True, fix="null: prompt_budget + max_completion_length"),
+    }
 
     @classmethod
     def of(cls, node: DictConfig | None) -> Generation:
         options = OmegaConf.to_container(node, resolve=True) if node is not None else {}
+        check_ranges(options, "generation", cls.RANGES)
         return cls(
             name=options.get("name"),
             use_vllm=bool(options.get("use_vllm")),
             vllm_mode=options.get("vllm_mode"),
+            prompt_budget=options.get("prompt_budget"),
+            vllm_max_model_length=options.get("vllm_max_model_length"),
+            paged=bool(options.get("use_transformers_continuous_batching")),
             options=options,
         )
 
