@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from r1exp.sections import Generation, Sections
 
 log = logging.getLogger(__name__)
+# GRPOConfig's vllm_server_port default, where the trainer looks when a config names no server URL or port
+# (the Slurm launcher cannot import TRL cheaply; tests/unit/test_distributed.py pins it to TRL's).
+GRPO_VLLM_SERVER_PORT = 8000
 T = TypeVar("T")
 
 # DeepSpeed configs for TrainingArguments(deepspeed=...): "auto" values are filled in by
@@ -269,8 +272,10 @@ def require_deepspeed(name: Any) -> None:
 def vllm_serve_command(s: Sections, model_path: str, layout: Layout) -> list[str]:
     """`trl vllm-serve` for the run's model on the job's server GPUs, listening where the trainer looks."""
     options = s.generation.options
-    url = urlsplit(str(options.get("vllm_server_base_url") or "http://127.0.0.1:8000"))
-    port = url.port or int(options.get("vllm_server_port") or 8000)
+    base_url = options.get("vllm_server_base_url")
+    port = (urlsplit(str(base_url)).port if base_url else None) or int(
+        options.get("vllm_server_port") or GRPO_VLLM_SERVER_PORT
+    )
     trl = Path(sys.executable).with_name("trl")
     cmd = [str(trl) if trl.exists() else "trl", "vllm-serve", "--model", model_path, "--port", str(port)]
     model = s.model

@@ -305,3 +305,13 @@ def test_the_rendezvous_port_is_the_jobs_own_and_outside_the_ephemeral_range(job
     port = distributed.master_port(job_id)
     assert port == distributed.master_port(job_id)
     assert 20000 <= port < 32768
+
+
+def test_the_vllm_server_port_default_is_trls():
+    import dataclasses
+
+    from trl import GRPOConfig
+
+    fields = {f.name: f.default for f in dataclasses.fields(GRPOConfig)}
+    assert fields["vllm_server_port"] == distributed.GRPO_VLLM_SERVER_PORT
+    assert fields["vllm_server_base_url"] is None  # so the port (and the host) are what the trainer uses
