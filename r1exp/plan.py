@@ -79,6 +79,10 @@ DYNAMIC_CACHE_POOL_FACTOR = 1.5
 GRPO_DEFAULTS: dict[str, Any] = {"num_iterations": 1, "optim": "adamw_torch_fused", "vllm_gpu_memory_utilization": 0.3}
 
 
+# transformers' ContinuousBatchingConfig defaults it reads (generation=paged), pinned the same way.
+PAGED_DEFAULTS: dict[str, Any] = {"block_size": 256}
+
+
 def _option(options: Mapping[str, Any], key: str) -> Any:
     """A GRPOConfig option as the trainer will see it: the config's value, else GRPOConfig's default."""
     value = options.get(key)
@@ -781,7 +785,7 @@ def estimate(s: Sections, prompt_tokens: int = 256, card_override: float | None 
         from r1exp.paged import workload_sizes
 
         cb = options.get("transformers_continuous_batching_config") or {}
-        block = int(cb.get("block_size") or 256)
+        block = int(cb.get("block_size") or PAGED_DEFAULTS["block_size"])
         # r1exp.paged sizes the cache and the tokens per pass to the step's requests unless set.
         sized_blocks, sized_tokens = workload_sizes([p] * gen_batch, c, block)
         if cb.get("num_blocks"):

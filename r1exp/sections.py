@@ -182,7 +182,7 @@ class Sections:
 
     @cached_property
     def resume(self) -> str:
-        mode = self.composed.get("resume", "auto")
+        mode = self.composed.get("resume", schema.Root.resume)
         require(mode in RESUME_MODES, f"resume={mode!r} is unknown; use one of {', '.join(RESUME_MODES)}")
         return str(mode)
 

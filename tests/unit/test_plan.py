@@ -372,14 +372,18 @@ def test_a_lever_estimates_what_the_same_override_composes():
     assert saved["trainer.max_completion_length=512"] == pytest.approx(plan.peak_gib - shorter.peak_gib)
 
 
-def test_the_grpo_defaults_the_plan_assumes_are_trls():
+def test_the_library_defaults_the_plan_assumes_are_the_libraries():
     """cmd=plan runs without torch, so it restates the GRPOConfig defaults it reads: a TRL upgrade that moves
     one fails here, by name."""
     import dataclasses
 
     from trl import GRPOConfig
 
-    from r1exp.plan import GRPO_DEFAULTS
+    from r1exp.plan import GRPO_DEFAULTS, PAGED_DEFAULTS
 
     fields = {f.name: f.default for f in dataclasses.fields(GRPOConfig)}
     assert {key: fields[key] for key in GRPO_DEFAULTS} == GRPO_DEFAULTS
+    from transformers import ContinuousBatchingConfig
+
+    paged = {f.name: f.default for f in dataclasses.fields(ContinuousBatchingConfig)}
+    assert {key: paged[key] for key in PAGED_DEFAULTS} == PAGED_DEFAULTS
