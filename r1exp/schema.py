@@ -701,8 +701,13 @@ def as_data(data: Any, cls: type) -> Any:
         value = f"={data.get(key)!r}" if key and hasattr(data, "get") else ""
         message = one_line(getattr(exc, "msg", None) or str(exc))
         raise ConfigError(f"data.{key}{value}: {message}; fix the value" if key else f"data: {message}") from None
-    check_ranges(section, "data", cls.RANGES)
-    section.check()
+    return _checked(section, "data")
+
+
+def _checked(section: DataBase, group: str) -> DataBase:
+    """A typed data section after its schema's checks: `RANGES`, then `check()`."""
+    check_ranges(section, group, type(section).RANGES)
+    section.check(group)
     return section
 
 
@@ -718,10 +723,7 @@ def data_section(node: Any, group: str = "data") -> Any:
     if not (isinstance(cls, type) and issubclass(cls, DataBase)):
         check_ranges(node, group, DataBase.RANGES)
         return node
-    data = typed(node, cls)
-    check_ranges(data, group, cls.RANGES)
-    data.check(group)
-    return data
+    return _checked(typed(node, cls), group)
 
 
 def curriculum_section(node: Any) -> Any:
